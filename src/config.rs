@@ -1,0 +1,85 @@
+//! Every limit and timeout of the server, with its default and why.
+//!
+//! [`Config`] is filled in by [`ServerBuilder`](crate::ServerBuilder) and then
+//! shared, read-only, by the listener, every connection thread and the hub.
+
+use std::time::Duration;
+
+use crate::origin::OriginPolicy;
+
+/// The server's settings. Build them with [`Server::builder()`](crate::Server::builder).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest message a client may send, in bytes (default 1 MiB). A frame or a
+    /// fragmented message over it is refused from its header with close code
+    /// **1009**, so memory stays flat even when a header announces 1 TiB.
+    pub max_message_size: usize,
+    /// How long a new connection may take to send its whole request head
+    /// (default 10 s). Slow or silent clients are dropped after it, so they
+    /// cannot hold a thread forever.
+    pub handshake_timeout: Duration,
+    /// Largest request head in bytes (default 8 KiB). Over it: `431`.
+    pub max_request_head: usize,
+    /// Most header lines in a request head (default 64). Over it: `431`.
+    pub max_headers: usize,
+    /// How often the server pings an idle client (default 25 s).
+    pub ping_interval: Duration,
+    /// A client not heard from for this long is closed (default 45 s). Catches
+    /// half-open connections: a peer that vanished without a FIN.
+    pub idle_timeout: Duration,
+    /// How long to wait for the client's Close after sending ours (default 5 s).
+    pub close_timeout: Duration,
+    /// Messages that may wait in one client's outbox (default 256). The outbox
+    /// is bounded so that one slow client costs bounded memory; when it is full
+    /// the hub drops that client (close **1013**) instead of waiting for it.
+    pub outbox_capacity: usize,
+    /// Most connections at once, counting those still in the handshake
+    /// (default 10,000). Over it: `503 Service Unavailable`.
+    pub max_clients: usize,
+    /// How long one write to a client may block (default 10 s). A client that
+    /// stopped reading cannot hold its connection thread longer than this.
+    pub write_timeout: Duration,
+    /// Size of the read buffers, in bytes (default 4 KiB, not tungstenite's
+    /// 128 KiB): with thousands of idle clients, per-connection memory matters.
+    pub read_buffer_size: usize,
+    /// Stack size of each connection thread (default 256 KiB). Handlers run on
+    /// this thread, so it must hold them; untouched stack costs no memory.
+    pub connection_stack_size: usize,
+    /// Path that accepts WebSocket upgrades for the JSON protocol (default `/ws`).
+    pub ws_path: String,
+    /// Which `Origin` headers may open a WebSocket.
+    pub origins: OriginPolicy,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_message_size: 1 << 20,
+            handshake_timeout: Duration::from_secs(10),
+            max_request_head: 8 * 1024,
+            max_headers: 64,
+            ping_interval: Duration::from_secs(25),
+            idle_timeout: Duration::from_secs(45),
+            close_timeout: Duration::from_secs(5),
+            outbox_capacity: 256,
+            max_clients: 10_000,
+            write_timeout: Duration::from_secs(10),
+            read_buffer_size: 4 * 1024,
+            connection_stack_size: 256 * 1024,
+            ws_path: "/ws".to_string(),
+            origins: OriginPolicy::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The tungstenite settings that follow from ours.
+    pub(crate) fn websocket(&self) -> tungstenite::protocol::WebSocketConfig {
+        tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(self.read_buffer_size)
+            // Write each message straight through: we flush after every send anyway.
+            .write_buffer_size(0)
+            .max_message_size(Some(self.max_message_size))
+            .max_frame_size(Some(self.max_message_size))
+    }
+}

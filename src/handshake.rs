@@ -1,0 +1,166 @@
+//! What a request head asks for, and the answer it gets.
+//!
+//! [`route`] looks at a parsed [`Request`] and decides: serve a page, refuse
+//! with an HTTP status and a one-line reason, or accept a WebSocket upgrade.
+//! Only after this decision does tungstenite get the socket.
+
+use std::collections::HashMap;
+
+use crate::config::Config;
+use crate::http::{Request, Response};
+use crate::origin::Verdict;
+use crate::protocol::Wire;
+
+/// What the connection thread does with a request.
+#[derive(Debug)]
+pub enum Route {
+    /// Answer with this response (a page or a refusal) and close.
+    Respond(Response),
+    /// Switch to WebSocket: send [`accept_response`] and speak `wire`.
+    Upgrade {
+        /// The client's `Sec-WebSocket-Key`.
+        key: String,
+        /// Which wire format this path speaks.
+        wire: Wire,
+        /// Why the Origin was let in.
+        origin: Verdict,
+    },
+}
+
+/// The pages a server was given: path → response.
+pub type Pages = HashMap<String, Response>;
+
+/// Decides what to do with `req`. Checks are made in the order a reader would
+/// ask them: which path, which method, is it an upgrade, which version, is the
+/// key well formed, may this Origin connect.
+pub fn route(req: &Request, config: &Config, pages: &Pages) -> Route {
+    let wire = if req.path == config.ws_path {
+        Wire::Json
+    } else if let Some(page) = pages.get(&req.path) {
+        return match req.method.as_str() {
+            "GET" | "HEAD" => Route::Respond(page.clone()),
+            _ => {
+                Route::Respond(refuse(405, format!("{} only answers GET", req.path)).with_header("Allow", "GET, HEAD"))
+            }
+        };
+    } else if req.path.starts_with("/socket.io/") {
+        return Route::Respond(refuse(
+            404,
+            "socket.io is not spoken on this server; use the JSON protocol on the WebSocket path",
+        ));
+    } else {
+        return Route::Respond(refuse(404, format!("no page or WebSocket endpoint at {}", req.path)));
+    };
+
+    if req.method != "GET" {
+        return Route::Respond(
+            refuse(405, format!("a WebSocket upgrade must be a GET, not {}", req.method)).with_header("Allow", "GET"),
+        );
+    }
+    if req.version < 1 {
+        return Route::Respond(refuse(400, "a WebSocket upgrade needs HTTP/1.1"));
+    }
+    if !req.header_has_token("Upgrade", "websocket") {
+        return Route::Respond(
+            refuse(426, format!("{} only speaks WebSocket: send 'Upgrade: websocket'", req.path))
+                .with_header("Upgrade", "websocket")
+                .with_header("Sec-WebSocket-Version", "13"),
+        );
+    }
+    if !req.header_has_token("Connection", "upgrade") {
+        return Route::Respond(refuse(400, "missing 'Connection: Upgrade' header"));
+    }
+    if req.header("Sec-WebSocket-Version").map(str::trim) != Some("13") {
+        let got = req.header("Sec-WebSocket-Version").unwrap_or("none");
+        return Route::Respond(
+            refuse(426, format!("unsupported Sec-WebSocket-Version {got}: this server speaks 13"))
+                .with_header("Sec-WebSocket-Version", "13"),
+        );
+    }
+    let key = match req.header("Sec-WebSocket-Key").map(str::trim) {
+        None => return Route::Respond(refuse(400, "missing Sec-WebSocket-Key header")),
+        Some(key) if !is_valid_key(key) => {
+            return Route::Respond(refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64"))
+        }
+        Some(key) => key.to_string(),
+    };
+    match config.origins.check(req.header("Origin"), req.header("Host")) {
+        Ok(origin) => Route::Upgrade { key, wire, origin },
+        Err(origin) => Route::Respond(refuse(
+            403,
+            format!("origin {origin} is not allowed; allow it with ServerBuilder::allow_origin(\"{origin}\")"),
+        )),
+    }
+}
+
+fn refuse(status: u16, reason: impl Into<String>) -> Response {
+    Response::refusal(status, reason)
+}
+
+/// The `101 Switching Protocols` answer to a valid upgrade request.
+///
+/// `Sec-WebSocket-Accept` is base64(SHA-1(key + the RFC 6455 GUID)): proof to the
+/// client that this server understood the WebSocket request (tungstenite's
+/// `derive_accept_key` computes it). No `Sec-WebSocket-Extensions` header: we
+/// decline permessage-deflate, which tungstenite does not implement.
+pub fn accept_response(key: &str) -> String {
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    )
+}
+
+/// A key is 16 random bytes in base64: 22 characters of the alphabet and `==`.
+pub fn is_valid_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    b.len() == 24 && &b[22..] == b"==" && b[..22].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::parse_head;
+
+    fn route_raw(raw: &str) -> Route {
+        let (req, _) = parse_head(raw.as_bytes(), 64).unwrap().unwrap();
+        let mut pages = Pages::new();
+        pages.insert("/".into(), Response::refusal(200, "page"));
+        route(&req, &Config::default(), &pages)
+    }
+
+    fn status(route: Route) -> u16 {
+        match route {
+            Route::Respond(r) => r.status,
+            Route::Upgrade { .. } => 101,
+        }
+    }
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+    #[test]
+    fn the_rfc_example_key_gives_the_rfc_accept_value() {
+        assert!(accept_response(KEY).contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    }
+
+    #[test]
+    fn statuses_for_each_kind_of_request() {
+        let up = |extra: &str| {
+            format!("GET /ws HTTP/1.1\r\nHost: h:1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{extra}\r\n")
+        };
+        let good = format!("Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n");
+        assert_eq!(status(route_raw(&up(&good))), 101);
+        assert_eq!(status(route_raw("GET / HTTP/1.1\r\n\r\n")), 200);
+        assert_eq!(status(route_raw("POST / HTTP/1.1\r\n\r\n")), 405);
+        assert_eq!(status(route_raw("GET /nope HTTP/1.1\r\n\r\n")), 404);
+        assert_eq!(status(route_raw("GET /socket.io/?EIO=4 HTTP/1.1\r\n\r\n")), 404);
+        assert_eq!(status(route_raw("GET /ws HTTP/1.1\r\n\r\n")), 426);
+        assert_eq!(status(route_raw(&up(&good).replacen("GET", "POST", 1))), 405);
+        assert_eq!(status(route_raw(&up(&good).replacen("HTTP/1.1", "HTTP/1.0", 1))), 400);
+        assert_eq!(status(route_raw(&up(&format!("Sec-WebSocket-Key: {KEY}\r\n")))), 426);
+        assert_eq!(status(route_raw(&up(&good.replace("13", "8")))), 426);
+        assert_eq!(status(route_raw(&up("Sec-WebSocket-Version: 13\r\n"))), 400);
+        assert_eq!(status(route_raw(&up("Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: c2hvcnQ=\r\n"))), 400);
+        assert_eq!(status(route_raw(&up(&format!("{good}Origin: http://evil.example\r\n")))), 403);
+        assert_eq!(status(route_raw(&up(&format!("{good}Origin: http://h:1\r\n")))), 101);
+    }
+}

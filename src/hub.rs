@@ -1,0 +1,191 @@
+//! The hub thread: who is connected, who is in which room, and fan-out.
+//!
+//! Connection threads and [`Io`](crate::Io) handles send [`Command`]s into one
+//! channel; the `hub` thread owns the registry and applies them one at a time,
+//! so no lock guards the registry and commands from one sender keep their order.
+//!
+//! A broadcast is encoded **once per wire format** and the same bytes are
+//! `try_send`-ed into each member's **bounded** outbox. `try_send` never
+//! waits: when an outbox is full, that client is not keeping up, and the hub
+//! drops it (its connection closes with 1013 "too slow") rather than make
+//! everyone else wait.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use tungstenite::Message;
+
+use crate::protocol::{Outgoing, Wire};
+use crate::socket::SocketId;
+
+/// A request to the hub.
+#[derive(Debug)]
+pub enum Command {
+    /// A connection finished its upgrade and wants broadcasts.
+    Register(Member),
+    /// A connection ended.
+    Unregister(SocketId),
+    /// Put a socket in a room.
+    Join(SocketId, String),
+    /// Take a socket out of a room.
+    Leave(SocketId, String),
+    /// Send an event to every socket `target` names.
+    Emit(Target, Outgoing),
+    /// The server is stopping: close everyone with 1001 and exit.
+    Shutdown,
+}
+
+/// Who receives an [`Command::Emit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Every socket, except one if given (the sender of a `broadcast`).
+    All {
+        /// The socket left out.
+        except: Option<SocketId>,
+    },
+    /// Every socket in a room, except one if given.
+    Room {
+        /// The room's name.
+        room: String,
+        /// The socket left out.
+        except: Option<SocketId>,
+    },
+    /// One socket.
+    One(SocketId),
+}
+
+/// What the hub knows of one connected socket.
+#[derive(Debug)]
+pub struct Member {
+    /// The socket's id.
+    pub id: SocketId,
+    /// Its wire format: broadcasts are encoded once per format.
+    pub wire: Wire,
+    /// Its bounded outbox; the connection thread reads the other end.
+    pub outbox: Sender<Message>,
+    /// Set before the hub lets go of `outbox`, so that the connection thread,
+    /// seeing its outbox disconnected, knows which close code to send
+    /// (1013 too slow, 1001 going away).
+    pub kicked: Arc<AtomicU16>,
+}
+
+/// The hub's state, owned by the `hub` thread.
+#[derive(Default)]
+struct Hub {
+    members: HashMap<SocketId, (Member, HashSet<String>)>,
+    rooms: HashMap<String, HashSet<SocketId>>,
+}
+
+/// The `hub` thread's loop: apply commands until `Shutdown` or until every
+/// sender (the server and all `Io` handles) is gone.
+pub fn run(commands: Receiver<Command>, clients: Arc<AtomicUsize>) {
+    let mut hub = Hub::default();
+    for command in commands.iter() {
+        match command {
+            Command::Register(member) => {
+                hub.members.insert(member.id, (member, HashSet::new()));
+            }
+            Command::Unregister(id) => {
+                hub.remove(id);
+            }
+            Command::Join(id, room) => hub.join(id, room),
+            Command::Leave(id, room) => hub.leave(id, &room),
+            Command::Emit(target, event) => hub.emit(&target, &event),
+            Command::Shutdown => break,
+        }
+        // Why here and not in Io: the count changes only in this thread.
+        clients.store(hub.members.len(), Ordering::Relaxed);
+    }
+    // Dropping each outbox (after marking why) makes every connection thread
+    // send its Close; messages already queued are delivered first.
+    let ids: Vec<SocketId> = hub.members.keys().copied().collect();
+    for id in ids {
+        hub.kick(id, 1001);
+    }
+    clients.store(0, Ordering::Relaxed);
+}
+
+impl Hub {
+    fn remove(&mut self, id: SocketId) -> Option<Member> {
+        let (member, rooms) = self.members.remove(&id)?;
+        for room in rooms {
+            self.leave_room_set(id, &room);
+        }
+        Some(member)
+    }
+
+    fn join(&mut self, id: SocketId, room: String) {
+        if let Some((_, rooms)) = self.members.get_mut(&id) {
+            rooms.insert(room.clone());
+            self.rooms.entry(room).or_default().insert(id);
+        }
+    }
+
+    fn leave(&mut self, id: SocketId, room: &str) {
+        if let Some((_, rooms)) = self.members.get_mut(&id) {
+            rooms.remove(room);
+            self.leave_room_set(id, room);
+        }
+    }
+
+    fn leave_room_set(&mut self, id: SocketId, room: &str) {
+        if let Some(set) = self.rooms.get_mut(room) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.rooms.remove(room); // empty rooms cost nothing
+            }
+        }
+    }
+
+    /// Lets go of a member's outbox, telling its connection thread why.
+    fn kick(&mut self, id: SocketId, code: u16) {
+        if let Some(member) = self.remove(id) {
+            member.kicked.store(code, Ordering::Relaxed);
+        }
+    }
+
+    /// Encodes `event` at most once per wire format and offers it to every
+    /// targeted outbox without waiting.
+    fn emit(&mut self, target: &Target, event: &Outgoing) {
+        let mut encoded: [Option<Message>; Wire::ALL.len()] = Default::default();
+        let mut too_slow = Vec::new();
+        let mut offer = |member: &Member| {
+            let frame = encoded[member.wire.index()].get_or_insert_with(|| member.wire.encode(event));
+            match member.outbox.try_send(frame.clone()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => too_slow.push(member.id),
+                // The connection is ending; its Unregister is on the way.
+                Err(TrySendError::Disconnected(_)) => {}
+            }
+        };
+        match target {
+            Target::All { except } => {
+                for (id, (member, _)) in &self.members {
+                    if Some(*id) != *except {
+                        offer(member);
+                    }
+                }
+            }
+            Target::Room { room, except } => {
+                for id in self.rooms.get(room).into_iter().flatten() {
+                    if Some(*id) != *except {
+                        if let Some((member, _)) = self.members.get(id) {
+                            offer(member);
+                        }
+                    }
+                }
+            }
+            Target::One(id) => {
+                if let Some((member, _)) = self.members.get(id) {
+                    offer(member);
+                }
+            }
+        }
+        for id in too_slow {
+            log::warn!("socket {id}: outbox full, dropping the slow client (close 1013)");
+            self.kick(id, 1013);
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! [`Io`]: a handle to the hub that any thread can hold.
+//!
+//! Handlers get one through [`Socket::io`](crate::Socket::io); other threads
+//! get one from [`Server::io`](crate::Server::io). It is how a ticker thread
+//! pushes real-time data to every client.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+use serde::Serialize;
+
+use crate::hub::{Command, Target};
+use crate::protocol::{payload, Outgoing};
+use crate::socket::SocketId;
+
+/// A `Clone + Send` handle for emitting to every client or to a room.
+#[derive(Clone, Debug)]
+pub struct Io {
+    /// The hub's command channel. Bounded: a thread emitting faster than the
+    /// hub can fan out waits here instead of growing an unbounded queue.
+    hub: Sender<Command>,
+    /// Upgraded sockets registered with the hub, kept up to date by the hub.
+    clients: Arc<AtomicUsize>,
+}
+
+impl Io {
+    pub(crate) fn new(hub: Sender<Command>, clients: Arc<AtomicUsize>) -> Io {
+        Io { hub, clients }
+    }
+
+    /// Sends `event` with `data` to every connected client.
+    pub fn emit<T: Serialize>(&self, event: &str, data: T) {
+        self.emit_to(Target::All { except: None }, event, data);
+    }
+
+    /// Selects the clients in `room`, for [`To::emit`].
+    pub fn to(&self, room: impl Into<String>) -> To<'_> {
+        To { io: self, room: room.into(), except: None }
+    }
+
+    /// How many WebSocket clients are connected now.
+    pub fn client_count(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn emit_to<T: Serialize>(&self, target: Target, event: &str, data: T) {
+        match payload(&data) {
+            Ok(data) => self.send(Command::Emit(target, Outgoing::Event { name: event.to_string(), data, ack: None })),
+            Err(e) => log::error!("emit {event:?}: data cannot be serialized as JSON: {e}"),
+        }
+    }
+
+    pub(crate) fn send(&self, command: Command) {
+        if self.hub.send(command).is_err() {
+            log::debug!("the hub has stopped (server shut down); command dropped");
+        }
+    }
+}
+
+/// The clients of one room, chosen with [`Io::to`] or [`Socket::to`](crate::Socket::to).
+#[derive(Debug)]
+pub struct To<'a> {
+    io: &'a Io,
+    room: String,
+    /// `Socket::to` leaves out the socket that asked.
+    except: Option<SocketId>,
+}
+
+impl To<'_> {
+    pub(crate) fn except(mut self, id: SocketId) -> Self {
+        self.except = Some(id);
+        self
+    }
+
+    /// Sends `event` with `data` to every client in the room.
+    pub fn emit<T: Serialize>(self, event: &str, data: T) {
+        self.io.emit_to(Target::Room { room: self.room, except: self.except }, event, data);
+    }
+}

@@ -1,0 +1,78 @@
+//! # wshub — a WebSocket server you can read in order
+//!
+//! wshub is a synchronous, thread-per-connection WebSocket server with named
+//! events, rooms and a broadcasting hub. It is small enough to read from top to
+//! bottom and to stop at in a debugger, and it is built to be used.
+//!
+//! ```no_run
+//! use wshub::Server;
+//!
+//! fn main() -> std::io::Result<()> {
+//!     let server = Server::builder()
+//!         .allow_origin("http://127.0.0.1:5500")
+//!         .page("/", "<h1>hello</h1>")
+//!         .bind(("127.0.0.1", 3000))?;
+//!     server.on_connection(|socket| {
+//!         socket.emit("server-message", "Welcome to WebSocket");
+//!         socket.on("client-message", |_socket, data| log::info!("Client message: {data}"));
+//!     });
+//!     server.run()
+//! }
+//! ```
+//!
+//! # Layout
+//!
+//! The modules follow the path a client's bytes take, in this order:
+//!
+//! 1. [`server`] — `Server::builder()`, `bind`, `run` / `spawn`, shutdown. The
+//!    **listener** loop blocks in `accept` and spawns one named thread `conn-N`
+//!    per client ([`listener`]).
+//! 2. [`http`] — the connection thread reads the HTTP request head itself, so
+//!    that every refusal gets a real HTTP answer.
+//! 3. [`handshake`] — decides what the request is: a page, a WebSocket upgrade,
+//!    or a refusal (400, 403, 404, 405, 426, 431). [`origin`] holds the
+//!    Origin allow-list.
+//! 4. [`reader`] — the tiny `conn-N-rx` thread that only moves raw bytes from
+//!    the socket into a channel, and the [`reader::Inbox`] stream that feeds
+//!    them to tungstenite.
+//! 5. [`connection`] — the connection thread's loop: it owns the only
+//!    `WebSocket` and `select!`s over inbound bytes, its outbox, the heartbeat
+//!    and the close deadline.
+//! 6. [`protocol`] — the wire format (`/ws`: one JSON object per text frame)
+//!    turned into events and back. The event model does not know which wire
+//!    format carried it.
+//! 7. [`socket`] — the [`Socket`] handle your handlers receive: `emit`, `on`,
+//!    acks, rooms, `disconnect`.
+//! 8. [`hub`] — the `hub` thread: the registry of sockets and rooms; it encodes
+//!    each broadcast once and `try_send`s it into every bounded outbox.
+//! 9. [`io`] — [`Io`], a `Clone + Send` handle to the hub for pushing data
+//!    from any thread.
+//!
+//! [`config`] holds every limit and timeout with its default and the reason
+//! for it.
+
+pub mod config;
+pub mod connection;
+pub mod handshake;
+pub mod http;
+pub mod hub;
+pub mod io;
+pub mod listener;
+pub mod origin;
+pub mod protocol;
+pub mod reader;
+pub mod server;
+pub mod socket;
+
+pub use config::Config;
+pub use io::{Io, To};
+pub use server::{Server, ServerBuilder, ServerHandle};
+pub use socket::{Socket, SocketId, SocketInfo};
+
+/// JSON values as handlers receive them (`serde_json::Value`).
+pub use serde_json::Value;
+
+/// Every fallible call in wshub's public API returns an `std::io::Error`:
+/// binding, accepting and spawning threads are the only things that can fail
+/// for the caller. Errors of one connection stop at that connection's thread.
+pub type Result<T> = std::io::Result<T>;

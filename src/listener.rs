@@ -1,0 +1,135 @@
+//! The listener loop: accept, count, spawn `conn-N`, and shut down.
+//!
+//! [`accept_loop`] runs on the thread that called [`Server::run`](crate::Server::run)
+//! (named `listener` under [`Server::spawn`](crate::Server::spawn)). It does as
+//! little as possible per client, so that accepting never waits on a client:
+//! refusals that need reading (bad requests, bad origins) happen on the
+//! client's own thread.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_channel::unbounded;
+
+use crate::connection;
+use crate::http::Response;
+use crate::hub::Command;
+use crate::server::Shared;
+use crate::socket::SocketId;
+
+/// Longest pause when the process is out of file descriptors.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Accepts until the server is stopping, then closes every client and joins
+/// every connection thread.
+pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    let mut next_id: SocketId = 0;
+    // Why the listener keeps the handles: shutdown must join every thread.
+    let mut threads: HashMap<SocketId, JoinHandle<()>> = HashMap::new();
+    // Each connection thread sends its id here as its last act.
+    let (done_tx, done_rx) = unbounded::<SocketId>();
+    // One file descriptor held in reserve: when the process runs out, the
+    // listener frees it to accept one client and tell it 503, instead of
+    // leaving everyone hanging in the backlog.
+    let mut spare = File::open("/dev/null").ok();
+    let mut backoff = Duration::from_millis(10);
+
+    while !shared.is_stopping() {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => {
+                backoff = Duration::from_millis(10);
+                stream
+            }
+            Err(e) if is_out_of_descriptors(&e) => {
+                log::warn!("accept: {e}; refusing a client and backing off {backoff:?}");
+                spare = None;
+                if let Ok((stream, _)) = listener.accept() {
+                    refuse_now(stream, 503, "server out of file descriptors, try again later");
+                }
+                spare = spare.or_else(|| File::open("/dev/null").ok());
+                thread::sleep(backoff); // never spin: wait for descriptors to free up
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) => continue,
+            Err(e) => {
+                log::error!("accept: {e}");
+                thread::sleep(backoff);
+                continue;
+            }
+        };
+        if shared.is_stopping() {
+            break; // the self-connect of `shutdown`, or a client arriving too late
+        }
+
+        // Reap finished threads, so the count below is the number alive.
+        for id in done_rx.try_iter() {
+            if let Some(handle) = threads.remove(&id) {
+                let _ = handle.join();
+            }
+        }
+        if threads.len() >= shared.config.max_clients {
+            log::warn!("refusing a client: {} connections is the limit", shared.config.max_clients);
+            refuse_now(stream, 503, "too many clients, try again later");
+            continue;
+        }
+
+        next_id += 1;
+        let id = next_id;
+        // Kept so that shutdown can wake a thread still waiting for its request.
+        let Ok(clone) = stream.try_clone() else {
+            continue;
+        };
+        shared.handshake_started(id, clone);
+        let thread_shared = shared.clone();
+        let done = done_tx.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("conn-{id}"))
+            .stack_size(shared.config.connection_stack_size)
+            .spawn(move || {
+                connection::serve(stream, id, thread_shared);
+                let _ = done.send(id);
+            });
+        match spawned {
+            Ok(handle) => {
+                threads.insert(id, handle);
+            }
+            Err(e) => {
+                // The OS would not give us a thread: refuse this one client.
+                log::error!("cannot start a thread for socket {id}: {e}");
+                if let Some(stream) = shared.handshake_done(id) {
+                    refuse_now(stream, 503, "server cannot take more clients now");
+                }
+            }
+        }
+    }
+
+    // Shutdown: the hub closes every upgraded client with 1001; clients still
+    // in their handshake are woken up; then every thread is joined.
+    log::info!("listener: stopping; closing {} connections", threads.len());
+    shared.io.send(Command::Shutdown);
+    shared.wake_handshakes();
+    for (_, handle) in threads {
+        let _ = handle.join();
+    }
+    drop(spare);
+}
+
+/// EMFILE (this process) or ENFILE (the whole system): out of descriptors.
+fn is_out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23) | Some(24))
+}
+
+/// Answers a client from the listener thread without reading its request:
+/// a short write to a fresh socket never blocks.
+fn refuse_now(mut stream: TcpStream, status: u16, reason: &str) {
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+    let _ = Response::refusal(status, reason).write_to(&mut stream, false);
+    let _ = stream.flush();
+    let _ = stream.shutdown(Shutdown::Write);
+}

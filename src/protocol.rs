@@ -1,0 +1,200 @@
+//! Wire formats: how events travel inside WebSocket frames.
+//!
+//! The rest of wshub speaks in events ([`Inbound`], [`Outgoing`]); only this
+//! module knows bytes. Today there is one format, [`Wire::Json`] on `/ws`:
+//!
+//! ```text
+//! server → client   {"event":"server-message","data":"Welcome to WebSocket"}
+//! client → server   {"event":"client-message","data":"hi"}
+//! wants a reply     {"event":"echo","data":"hi","ack":1}   answered by   {"ack":1,"data":...}
+//! a bad frame       {"event":"error","data":{"message":"invalid JSON: ..."}}
+//! ```
+//!
+//! Adding another format (socket.io) means adding a variant here; handlers
+//! and the hub do not change.
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+use tungstenite::Message;
+
+/// Which wire format a connection speaks, chosen by the request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wire {
+    /// One JSON object per text frame (the `/ws` path).
+    Json,
+}
+
+impl Wire {
+    /// Every format, so the hub can keep one encoded copy per format.
+    pub const ALL: [Wire; 1] = [Wire::Json];
+
+    /// A short name for logs and `SocketInfo::protocol`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Wire::Json => "wshub-json",
+        }
+    }
+
+    /// Index into per-format caches.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Encodes one outgoing item as a frame.
+    pub fn encode(self, out: &Outgoing) -> Message {
+        match self {
+            Wire::Json => Message::text(json::encode(out)),
+        }
+    }
+
+    /// Decodes one data frame from the client. `Err` is a human-readable
+    /// reason; the connection reports it and stays open.
+    pub fn decode(self, msg: &Message) -> Result<Inbound, String> {
+        match self {
+            Wire::Json => json::decode(msg),
+        }
+    }
+}
+
+/// An event's payload, serialized once as JSON text and never parsed again on
+/// its way out: the hub copies these bytes into every frame.
+pub type Payload = Box<RawValue>;
+
+/// Serializes `data` into a [`Payload`].
+pub fn payload<T: serde::Serialize + ?Sized>(data: &T) -> Result<Payload, serde_json::Error> {
+    serde_json::value::to_raw_value(data)
+}
+
+/// What the server sends: the event layer's view.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// A named event; `ack` asks the client to reply with that id.
+    Event {
+        /// The event name, e.g. `server-message`.
+        name: String,
+        /// The data, already JSON.
+        data: Payload,
+        /// Set when the server waits for the client's reply.
+        ack: Option<u64>,
+    },
+    /// The server's reply to a client event that asked for one.
+    Ack {
+        /// The id the client chose.
+        id: u64,
+        /// The reply, already JSON.
+        data: Payload,
+    },
+    /// A report that the client's last frame could not be understood.
+    Error {
+        /// What was wrong, in one line.
+        message: String,
+    },
+}
+
+/// What the client sent: the event layer's view.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    /// A named event; `ack` means the client waits for a reply.
+    Event {
+        /// The event name.
+        name: String,
+        /// Its data (`null` when absent).
+        data: Value,
+        /// The id to reply to, if the client asked for a reply.
+        ack: Option<u64>,
+    },
+    /// The client's reply to a server event sent with `emit_with_ack`.
+    Ack {
+        /// The id the server chose.
+        id: u64,
+        /// The reply.
+        data: Value,
+    },
+}
+
+/// The `/ws` JSON envelope.
+mod json {
+    use super::*;
+
+    pub fn encode(out: &Outgoing) -> String {
+        match out {
+            Outgoing::Event { name, data, ack } => {
+                let name = Value::from(name.as_str());
+                let mut s = format!("{{\"event\":{name},\"data\":{}", data.get());
+                if let Some(id) = ack {
+                    s.push_str(&format!(",\"ack\":{id}"));
+                }
+                s.push('}');
+                s
+            }
+            Outgoing::Ack { id, data } => format!("{{\"ack\":{id},\"data\":{}}}", data.get()),
+            Outgoing::Error { message } => {
+                serde_json::json!({ "event": "error", "data": { "message": message } }).to_string()
+            }
+        }
+    }
+
+    pub fn decode(msg: &Message) -> Result<Inbound, String> {
+        let text = match msg {
+            Message::Text(text) => text.as_str(),
+            Message::Binary(_) => {
+                return Err("binary frames are not part of the JSON protocol: send a text frame".into())
+            }
+            _ => return Err("not a data frame".into()),
+        };
+        let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+        let Value::Object(mut map) = value else {
+            return Err("expected a JSON object like {\"event\":\"name\",\"data\":...}".into());
+        };
+        let ack = match map.remove("ack") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) if n.is_u64() => n.as_u64(),
+            Some(_) => return Err("\"ack\" must be a non-negative integer".into()),
+        };
+        let data = map.remove("data").unwrap_or(Value::Null);
+        match (map.remove("event"), ack) {
+            (Some(Value::String(name)), ack) => Ok(Inbound::Event { name, data, ack }),
+            (Some(_), _) => Err("\"event\" must be a string".into()),
+            (None, Some(id)) => Ok(Inbound::Ack { id, data }),
+            (None, None) => Err("missing \"event\": expected {\"event\":\"name\",\"data\":...}".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(m: Message) -> String {
+        m.into_text().unwrap().to_string()
+    }
+
+    #[test]
+    fn encodes_the_documented_envelope() {
+        let ev = Outgoing::Event { name: "server-message".into(), data: payload("Welcome").unwrap(), ack: None };
+        assert_eq!(text(Wire::Json.encode(&ev)), r#"{"event":"server-message","data":"Welcome"}"#);
+        let ev = Outgoing::Event { name: "q\"".into(), data: payload(&[1, 2]).unwrap(), ack: Some(7) };
+        assert_eq!(text(Wire::Json.encode(&ev)), r#"{"event":"q\"","data":[1,2],"ack":7}"#);
+        let ack = Outgoing::Ack { id: 3, data: payload(&true).unwrap() };
+        assert_eq!(text(Wire::Json.encode(&ack)), r#"{"ack":3,"data":true}"#);
+        let err = Outgoing::Error { message: "bad".into() };
+        assert_eq!(text(Wire::Json.encode(&err)), r#"{"data":{"message":"bad"},"event":"error"}"#);
+    }
+
+    #[test]
+    fn decodes_events_acks_and_reports_bad_frames() {
+        let d = |s: &str| Wire::Json.decode(&Message::text(s));
+        assert_eq!(
+            d(r#"{"event":"a","data":1,"ack":2}"#),
+            Ok(Inbound::Event { name: "a".into(), data: 1.into(), ack: Some(2) })
+        );
+        assert_eq!(d(r#"{"event":"a"}"#), Ok(Inbound::Event { name: "a".into(), data: Value::Null, ack: None }));
+        assert_eq!(d(r#"{"ack":5,"data":"x"}"#), Ok(Inbound::Ack { id: 5, data: "x".into() }));
+        assert!(d("{not json").unwrap_err().starts_with("invalid JSON"));
+        assert!(d("[1]").unwrap_err().starts_with("expected a JSON object"));
+        assert!(d(r#"{"data":1}"#).unwrap_err().starts_with("missing \"event\""));
+        assert!(d(r#"{"event":1}"#).is_err());
+        assert!(d(r#"{"event":"a","ack":-1}"#).is_err());
+        assert!(Wire::Json.decode(&Message::binary(vec![1u8])).unwrap_err().starts_with("binary"));
+    }
+}

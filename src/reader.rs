@@ -1,0 +1,120 @@
+//! The reader thread `conn-N-rx` and the [`Inbox`] stream it feeds.
+//!
+//! A blocking socket cannot be read and written by one thread at the same
+//! time: while the connection thread sits in `read`, it cannot send the
+//! broadcast the hub just handed it. And tungstenite's `WebSocket` cannot be
+//! shared by two threads (it answers pings and closes by itself). So:
+//!
+//! - the reader thread does nothing but `read` raw bytes and pass them on;
+//! - the connection thread owns the only `WebSocket`, built over an [`Inbox`]
+//!   whose `read` serves those bytes and whose `write` goes straight to the
+//!   socket. When the bytes run out, `Inbox::read` says `WouldBlock`, and the
+//!   connection thread goes back to waiting on its channels.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+
+use crossbeam_channel::Sender;
+
+/// Bytes the reader thread passes on. An empty chunk means the peer closed
+/// (or the socket failed): there will be no more.
+pub type Chunk = Vec<u8>;
+
+/// The reader thread's whole job: socket → channel until EOF or error.
+///
+/// The channel is bounded: when the connection thread is busy (a slow handler),
+/// the reader blocks in `send`, stops reading, and TCP flow control slows the
+/// client down. Memory per connection stays bounded.
+pub fn read_loop(mut stream: TcpStream, inbound: Sender<Chunk>, buffer_size: usize) {
+    let mut buf = vec![0u8; buffer_size];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if inbound.send(buf[..n].to_vec()).is_err() {
+                    return; // the connection thread is gone: nobody to read for
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::debug!("read failed: {e}");
+                break;
+            }
+        }
+    }
+    let _ = inbound.send(Chunk::new()); // EOF
+}
+
+/// The stream tungstenite reads from and writes to on the connection thread.
+///
+/// Reads come from bytes the reader thread forwarded; writes go to the socket.
+#[derive(Debug)]
+pub struct Inbox {
+    /// Forwarded bytes not yet consumed by tungstenite.
+    pending: Vec<u8>,
+    /// How much of `pending` tungstenite has already read.
+    pos: usize,
+    /// The reader thread reported EOF: after `pending`, reads return 0.
+    eof: bool,
+    /// The socket, for writing only (the reader thread owns reading).
+    stream: TcpStream,
+}
+
+impl Inbox {
+    /// An inbox writing to `stream`, with nothing to read yet.
+    pub fn new(stream: TcpStream) -> Inbox {
+        Inbox { pending: Vec::new(), pos: 0, eof: false, stream }
+    }
+
+    /// Hands over a chunk from the reader thread (empty = EOF).
+    pub fn push(&mut self, chunk: Chunk) {
+        if chunk.is_empty() {
+            self.eof = true;
+        } else if self.pos == self.pending.len() {
+            // Everything was consumed: take the chunk as it is, no copy.
+            self.pending = chunk;
+            self.pos = 0;
+        } else {
+            self.pending.drain(..self.pos);
+            self.pos = 0;
+            self.pending.extend_from_slice(&chunk);
+        }
+    }
+
+    /// The socket, to shut it down.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+}
+
+impl Read for Inbox {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = &self.pending[self.pos..];
+        if available.is_empty() {
+            if self.eof {
+                return Ok(0);
+            }
+            // Not an error: "nothing now, ask again when more bytes arrive".
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.pos += n;
+        if self.pos == self.pending.len() {
+            // Release the chunk's memory right away: idle connections stay small.
+            self.pending = Vec::new();
+            self.pos = 0;
+        }
+        Ok(n)
+    }
+}
+
+impl Write for Inbox {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}

@@ -1,0 +1,291 @@
+//! [`Server`]: configure, bind, run; [`ServerHandle`]: stop.
+//!
+//! ```no_run
+//! # fn main() -> std::io::Result<()> {
+//! let server = wshub::Server::builder().bind(("127.0.0.1", 0))?;
+//! server.on_connection(|socket| socket.emit("server-message", "Welcome to WebSocket"));
+//! let handle = server.spawn()?;          // listener, hub and clients run on their own threads
+//! println!("listening on {}", handle.local_addr);
+//! handle.shutdown()?;                    // every client gets Close 1001; every thread is joined
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Receiver};
+
+use crate::config::Config;
+use crate::handshake::Pages;
+use crate::http::Response;
+use crate::hub::{self, Command};
+use crate::io::Io;
+use crate::listener;
+use crate::origin::OriginPolicy;
+use crate::socket::{Socket, SocketId};
+use crate::Result;
+
+/// Commands that may wait for the hub before senders block.
+const HUB_QUEUE: usize = 4096;
+
+/// The function called on each client's thread right after its upgrade.
+type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
+
+/// Builds a [`Server`]: limits, pages, allowed origins. See [`Config`] for
+/// every default and why.
+#[derive(Debug, Default)]
+pub struct ServerBuilder {
+    config: Config,
+    pages: Pages,
+}
+
+impl ServerBuilder {
+    /// Lets pages from `origin` (e.g. `http://127.0.0.1:5500`) open a WebSocket.
+    /// Same-origin pages and non-browser clients are always allowed.
+    pub fn allow_origin(mut self, origin: &str) -> Self {
+        self.config.origins.allowed.push(OriginPolicy::normalise(origin));
+        self
+    }
+
+    /// Lets any page on any site open a WebSocket. Only for public data.
+    pub fn allow_any_origin(mut self) -> Self {
+        self.config.origins.any = true;
+        self
+    }
+
+    /// Serves `html` at `path` (answering plain `GET` requests).
+    pub fn page(self, path: &str, html: impl Into<String>) -> Self {
+        self.asset(path, "text/html; charset=utf-8", html.into().into_bytes())
+    }
+
+    /// Serves `body` at `path` with a given content type (scripts, styles).
+    pub fn asset(mut self, path: &str, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
+        let response = Response { status: 200, headers: Vec::new(), content_type, body: body.into() };
+        self.pages.insert(path.to_string(), response);
+        self
+    }
+
+    /// The path for WebSocket upgrades (default `/ws`).
+    pub fn ws_path(mut self, path: &str) -> Self {
+        self.config.ws_path = path.to_string();
+        self
+    }
+
+    /// Largest message a client may send (default 1 MiB; over it: close 1009).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_message_size = bytes;
+        self
+    }
+
+    /// How long a client may take to send its request head (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// Ping every `interval`; close a client not heard from for `timeout`
+    /// (defaults 25 s and 45 s).
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.ping_interval = interval;
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the client's Close after ours (default 5 s).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.config.close_timeout = timeout;
+        self
+    }
+
+    /// Messages that may wait for one client (default 256; full: close 1013).
+    pub fn outbox_capacity(mut self, messages: usize) -> Self {
+        self.config.outbox_capacity = messages.max(1);
+        self
+    }
+
+    /// Most connections at once (default 10,000; over it: 503).
+    pub fn max_clients(mut self, clients: usize) -> Self {
+        self.config.max_clients = clients;
+        self
+    }
+
+    /// How long one write may block (default 10 s).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Read buffer size per connection (default 4 KiB).
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.config.read_buffer_size = bytes.max(256);
+        self
+    }
+
+    /// Stack size of each connection thread (default 256 KiB).
+    pub fn connection_stack_size(mut self, bytes: usize) -> Self {
+        self.config.connection_stack_size = bytes;
+        self
+    }
+
+    /// Binds the listening socket. Nothing is accepted until `run` or `spawn`.
+    pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server> {
+        let listener = TcpListener::bind(addr)?;
+        let local_addr = listener.local_addr()?;
+        let (hub_tx, hub_rx) = bounded(HUB_QUEUE);
+        let clients = Arc::new(AtomicUsize::new(0));
+        let shared = Arc::new(Shared {
+            config: self.config,
+            pages: self.pages,
+            io: Io::new(hub_tx, clients.clone()),
+            on_connection: RwLock::new(None),
+            handshaking: Mutex::new(HashMap::new()),
+            stopping: Arc::new(AtomicBool::new(false)),
+        });
+        Ok(Server { listener, local_addr, shared, hub_rx, clients })
+    }
+}
+
+/// A bound server. Register `on_connection`, then `run()` or `spawn()`.
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    /// Handed to the hub thread when the server starts.
+    hub_rx: Receiver<Command>,
+    clients: Arc<AtomicUsize>,
+}
+
+/// What the listener, the connection threads and the server handle share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) pages: Pages,
+    /// The hub, for registering sockets and for handlers' broadcasts.
+    pub(crate) io: Io,
+    on_connection: RwLock<Option<ConnectionHandler>>,
+    /// Sockets still in their handshake, so shutdown can wake them.
+    handshaking: Mutex<HashMap<SocketId, TcpStream>>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Shared {
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn connection_handler(&self) -> Option<ConnectionHandler> {
+        self.on_connection.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn handshake_started(&self, id: SocketId, stream: TcpStream) {
+        self.handshaking.lock().unwrap_or_else(|e| e.into_inner()).insert(id, stream);
+    }
+
+    pub(crate) fn handshake_done(&self, id: SocketId) -> Option<TcpStream> {
+        self.handshaking.lock().unwrap_or_else(|e| e.into_inner()).remove(&id)
+    }
+
+    pub(crate) fn wake_handshakes(&self) {
+        for (_, stream) in self.handshaking.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Server {
+    /// Starts configuring a server.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Calls `handler` on each client's own thread right after its upgrade.
+    /// Register the client's event handlers here (`socket.on(...)`).
+    pub fn on_connection<F>(&self, handler: F)
+    where
+        F: Fn(&Socket) + Send + Sync + 'static,
+    {
+        *self.shared.on_connection.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(handler));
+    }
+
+    /// A handle for emitting from any thread.
+    pub fn io(&self) -> Io {
+        self.shared.io.clone()
+    }
+
+    /// The address the server is listening on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves on this thread until [`ServerHandle::shutdown`] (from `spawn`)
+    /// stops it. Starts the `hub` thread, then blocks in `accept`.
+    pub fn run(self) -> Result<()> {
+        let clients = self.clients.clone();
+        let hub_rx = self.hub_rx.clone();
+        let hub = thread::Builder::new().name("hub".into()).spawn(move || hub::run(hub_rx, clients))?;
+        log::info!("listening on {}", self.local_addr);
+        listener::accept_loop(&self.listener, &self.shared);
+        let _ = hub.join();
+        log::info!("server stopped");
+        Ok(())
+    }
+
+    /// Runs the server on a thread named `listener` and returns a handle
+    /// to stop it.
+    pub fn spawn(self) -> Result<ServerHandle> {
+        let local_addr = self.local_addr;
+        let io = self.io();
+        let stopping = self.shared.stopping.clone();
+        let thread = thread::Builder::new().name("listener".into()).spawn(move || self.run())?;
+        Ok(ServerHandle { local_addr, io, stopping, thread: Some(thread) })
+    }
+}
+
+/// A running server (from [`Server::spawn`]). Dropping it shuts the server down.
+pub struct ServerHandle {
+    /// Where the server listens.
+    pub local_addr: SocketAddr,
+    /// A handle to the hub.
+    pub io: Io,
+    stopping: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Result<()>>>,
+}
+
+impl ServerHandle {
+    /// Stops accepting, closes every client with 1001, joins every thread.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        self.stopping.store(true, Ordering::SeqCst);
+        // `accept` cannot be interrupted: connect to ourselves to wake it.
+        let _ = TcpStream::connect_timeout(&wake_address(self.local_addr), Duration::from_secs(1));
+        thread.join().unwrap_or_else(|_| Err(std::io::Error::other("the listener thread panicked")))
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// A wildcard address (0.0.0.0) cannot be connected to: use loopback instead.
+fn wake_address(addr: SocketAddr) -> SocketAddr {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
+}
