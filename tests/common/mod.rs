@@ -1,0 +1,186 @@
+//! Helpers shared by the integration tests: a watchdog, a server on port 0,
+//! a small blocking WebSocket client, raw HTTP requests, and the skip rule for
+//! tests that need tools outside Rust.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, WebSocket};
+use wshub::{Server, ServerBuilder, ServerHandle, Socket};
+
+/// How long any single blocking read in a test may wait before it fails.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts (once per test binary) a thread that ends the process if the tests
+/// take longer than `secs`: a hung blocking test fails instead of hanging CI.
+pub fn watchdog(secs: u64) {
+    static START: Once = Once::new();
+    START.call_once(|| {
+        std::thread::Builder::new()
+            .name("watchdog".into())
+            .spawn(move || {
+                std::thread::sleep(Duration::from_secs(secs));
+                eprintln!("watchdog: the tests did not finish within {secs} s; aborting");
+                std::process::exit(101);
+            })
+            .expect("watchdog thread");
+    });
+}
+
+/// Binds `builder` on 127.0.0.1 port 0, installs `on_connection`, spawns it.
+pub fn start(builder: ServerBuilder, on_connection: impl Fn(&Socket) + Send + Sync + 'static) -> ServerHandle {
+    watchdog(120);
+    let server = builder.bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
+    server.on_connection(on_connection);
+    server.spawn().expect("spawn server")
+}
+
+/// A server with default settings that greets each client like the seed does.
+pub fn start_default() -> ServerHandle {
+    start(Server::builder(), |socket| socket.emit("server-message", "Welcome to WebSocket"))
+}
+
+/// A blocking test client over tungstenite.
+pub struct Client {
+    pub ws: WebSocket<TcpStream>,
+}
+
+/// Connects to `/ws` with no Origin header.
+pub fn connect(addr: SocketAddr) -> Client {
+    connect_with(addr, "/ws", &[]).expect("WebSocket upgrade")
+}
+
+/// Connects to `path` with extra request headers; `Err` holds the HTTP status.
+pub fn connect_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<Client, u16> {
+    let stream = TcpStream::connect(addr).expect("tcp connect");
+    stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}{path}")).unwrap();
+    for (name, value) in headers {
+        request
+            .headers_mut()
+            .insert(tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+    }
+    match tungstenite::client(request, stream) {
+        Ok((ws, _response)) => Ok(Client { ws }),
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
+            Err(response.status().as_u16())
+        }
+        Err(e) => panic!("handshake failed: {e}"),
+    }
+}
+
+impl Client {
+    /// Sends a JSON envelope `{"event":..,"data":..}`.
+    pub fn emit(&mut self, event: &str, data: Value) {
+        self.send_json(json!({ "event": event, "data": data }));
+    }
+
+    /// Sends any JSON value as one text frame.
+    pub fn send_json(&mut self, value: Value) {
+        self.ws.send(Message::text(value.to_string())).expect("send");
+    }
+
+    /// The next data or close message (pings and pongs are skipped).
+    pub fn recv(&mut self) -> Message {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Ping(_)) | Ok(Message::Pong(_)) => continue,
+                Ok(message) => return message,
+                Err(e) => panic!("read failed: {e}"),
+            }
+        }
+    }
+
+    /// The next text message, parsed as JSON.
+    pub fn recv_json(&mut self) -> Value {
+        match self.recv() {
+            Message::Text(text) => serde_json::from_str(text.as_str()).expect("server sent JSON"),
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+
+    /// The next event envelope: returns (event name, data).
+    pub fn recv_event(&mut self) -> (String, Value) {
+        let v = self.recv_json();
+        let name = v["event"].as_str().unwrap_or_else(|| panic!("not an event: {v}")).to_string();
+        (name, v["data"].clone())
+    }
+
+    /// Reads until the server's Close frame and returns it (answering it).
+    pub fn expect_close(&mut self) -> Option<CloseFrame> {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Close(frame)) => return frame,
+                Ok(_) => continue,
+                Err(e) => panic!("expected a Close frame, got error: {e}"),
+            }
+        }
+    }
+}
+
+/// Sends raw bytes, reads the whole response until the server closes, and
+/// returns it as text (lossy).
+pub fn raw_request(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).expect("tcp connect");
+    stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    stream.write_all(bytes).expect("write request");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// The status code of a raw HTTP response.
+pub fn status_of(response: &str) -> u16 {
+    response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Threads in this process now (Linux: entries of /proc/self/task).
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
+}
+
+/// Polls `condition` until it holds or `timeout` passes. Only for state that
+/// no channel or read can wait on (thread counts, the hub's client count).
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    condition()
+}
+
+/// For tests that need an outside tool (node, chromium, python): returns
+/// false and prints a loud SKIP when `available` is false, unless
+/// `WSHUB_NO_SKIP=1` (set by CI), in which case the test fails.
+pub fn require(tool: &str, available: bool) -> bool {
+    if available {
+        return true;
+    }
+    if std::env::var("WSHUB_NO_SKIP").is_ok_and(|v| v == "1") {
+        panic!("{tool} is required (WSHUB_NO_SKIP=1) but was not found; .ci/run installs it");
+    }
+    eprintln!(
+        "\n!!!! SKIPPED: {tool} not found; this test did not run. CI sets WSHUB_NO_SKIP=1 to fail instead. !!!!\n"
+    );
+    false
+}
+
+/// True when `program --version` runs.
+pub fn has_program(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
