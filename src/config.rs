@@ -72,11 +72,20 @@ impl Default for Config {
     }
 }
 
+/// tungstenite's in-memory read buffer per connection (see [`Config::websocket`]).
+const TUNGSTENITE_BUFFER: usize = 512;
+
 impl Config {
     /// The tungstenite settings that follow from ours.
     pub(crate) fn websocket(&self) -> tungstenite::protocol::WebSocketConfig {
         tungstenite::protocol::WebSocketConfig::default()
-            .read_buffer_size(self.read_buffer_size)
+            // tungstenite reads from our `Inbox`, which is memory, not the
+            // socket: its own buffer only has to hold a frame header or a
+            // small message (a large one is reserved at its full length
+            // anyway). It is allocated and zero-filled per connection, so
+            // small saves RSS: measured 36.7 → 33.6 KiB per idle client
+            // with 512 B instead of `read_buffer_size` (4 KiB).
+            .read_buffer_size(TUNGSTENITE_BUFFER)
             // Write each message straight through: we flush after every send anyway.
             .write_buffer_size(0)
             .max_message_size(Some(self.max_message_size))

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{after, bounded, never, select, tick, Receiver};
+use crossbeam_channel::{after, bounded, never, select, tick, unbounded, Receiver};
 use tungstenite::error::{Error as WsError, ProtocolError};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role};
@@ -172,12 +172,15 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
     let prepared = stream
         .set_read_timeout(None)
         .and_then(|_| stream.set_write_timeout(Some(config.write_timeout)))
-        .and_then(|_| stream.set_nodelay(true))
-        .and_then(|_| stream.try_clone());
-    let reader_stream = match prepared {
-        Ok(clone) => clone,
-        Err(e) => return log::warn!("socket {id}: cannot prepare the socket: {e}"),
-    };
+        .and_then(|_| stream.set_nodelay(true));
+    if let Err(e) = prepared {
+        return log::warn!("socket {id}: cannot prepare the socket: {e}");
+    }
+    // Both threads use the same socket through an `Arc` (`&TcpStream` reads
+    // and writes) rather than a `try_clone`d second descriptor: one file
+    // descriptor per client, so 10,000 clients fit in a 20,000 fd limit.
+    let stream = Arc::new(stream);
+    let reader_stream = stream.clone();
 
     let (inbound_tx, inbound_rx) = bounded::<Chunk>(INBOUND_CHUNKS);
     let buffer_size = config.read_buffer_size;
@@ -194,7 +197,8 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
         }
     };
 
-    let (outbox_tx, outbox_rx) = bounded::<Message>(config.outbox_capacity);
+    // Unbounded only in type: the hub keeps it under `outbox_capacity` (see hub.rs).
+    let (outbox_tx, outbox_rx) = unbounded::<Message>();
     let kicked = Arc::new(AtomicU16::new(0));
     shared.io.send(Command::Register(Member { id, wire, outbox: outbox_tx, kicked: kicked.clone() }));
 

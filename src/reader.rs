@@ -13,6 +13,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
@@ -25,10 +26,10 @@ pub type Chunk = Vec<u8>;
 /// The channel is bounded: when the connection thread is busy (a slow handler),
 /// the reader blocks in `send`, stops reading, and TCP flow control slows the
 /// client down. Memory per connection stays bounded.
-pub fn read_loop(mut stream: TcpStream, inbound: Sender<Chunk>, buffer_size: usize) {
+pub fn read_loop(stream: Arc<TcpStream>, inbound: Sender<Chunk>, buffer_size: usize) {
     let mut buf = vec![0u8; buffer_size];
     loop {
-        match stream.read(&mut buf) {
+        match (&*stream).read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
                 if inbound.send(buf[..n].to_vec()).is_err() {
@@ -56,13 +57,14 @@ pub struct Inbox {
     pos: usize,
     /// The reader thread reported EOF: after `pending`, reads return 0.
     eof: bool,
-    /// The socket, for writing only (the reader thread owns reading).
-    stream: TcpStream,
+    /// The socket, for writing only (the reader thread owns reading; it
+    /// shares this same socket).
+    stream: Arc<TcpStream>,
 }
 
 impl Inbox {
     /// An inbox writing to `stream`, with nothing to read yet.
-    pub fn new(stream: TcpStream) -> Inbox {
+    pub fn new(stream: Arc<TcpStream>) -> Inbox {
         Inbox { pending: Vec::new(), pos: 0, eof: false, stream }
     }
 
@@ -111,10 +113,10 @@ impl Read for Inbox {
 
 impl Write for Inbox {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
+        (&*self.stream).write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
+        (&*self.stream).flush()
     }
 }

@@ -226,7 +226,8 @@ impl Server {
     pub fn run(self) -> Result<()> {
         let clients = self.clients.clone();
         let hub_rx = self.hub_rx.clone();
-        let hub = thread::Builder::new().name("hub".into()).spawn(move || hub::run(hub_rx, clients))?;
+        let capacity = self.shared.config.outbox_capacity;
+        let hub = thread::Builder::new().name("hub".into()).spawn(move || hub::run(hub_rx, clients, capacity))?;
         log::info!("listening on {}", self.local_addr);
         listener::accept_loop(&self.listener, &self.shared);
         let _ = hub.join();

@@ -1,0 +1,147 @@
+//! `loadgen` — wshub's load generator, raw TCP echo floor and report writer.
+//!
+//! ```text
+//! loadgen echo      --addr 127.0.0.1:3000 --proto ws|socketio|tcp [--n 10000 --warmup 1000]
+//! loadgen broadcast --addr ... --proto ... --receivers 1000 [--rounds 30 --warmup 5]
+//! loadgen idle      --addr ... --proto ... --pid PID [--step 1000 --total 3000 --gc]
+//! loadgen scale     --addr ... --proto ... --pid PID [--clients 10000 --hold-secs 30 --rounds 5]
+//! loadgen tcp-echo-server --port 3999
+//! loadgen report    --csv bench/results.csv --svg docs/bench.svg [--run RUN]
+//! ```
+//! The measuring commands take `--csv FILE --run RUN --round K --server NAME`
+//! and append one row per number: `run,round,server,protocol,measure,value`.
+//! `bench/compare.sh` drives it all; see `docs/bench.md`.
+
+mod client;
+mod measure;
+mod report;
+mod tcp_echo;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use client::Proto;
+
+/// `--key value` pairs (and bare `--flag`s, stored as "true").
+struct Args(HashMap<String, String>);
+
+impl Args {
+    fn parse(raw: &[String]) -> Result<Args, String> {
+        let mut map = HashMap::new();
+        let mut i = 0;
+        while i < raw.len() {
+            let key = raw[i].strip_prefix("--").ok_or_else(|| format!("expected --option, got {:?}", raw[i]))?;
+            match raw.get(i + 1) {
+                Some(v) if !v.starts_with("--") => {
+                    map.insert(key.to_string(), v.clone());
+                    i += 2;
+                }
+                _ => {
+                    map.insert(key.to_string(), "true".into());
+                    i += 1;
+                }
+            }
+        }
+        Ok(Args(map))
+    }
+
+    fn get(&self, key: &str) -> Result<&str, String> {
+        self.0.get(key).map(String::as_str).ok_or_else(|| format!("missing --{key}"))
+    }
+
+    fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, String> {
+        match self.0.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| format!("--{key}: not a number: {v}")),
+        }
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+}
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = raw.first() else {
+        eprintln!("usage: loadgen echo|broadcast|idle|scale|tcp-echo-server|report --help");
+        return ExitCode::from(2);
+    };
+    match run(command, &raw[1..]) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loadgen {command}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: &str, raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(raw)?;
+    let rows = match command {
+        "tcp-echo-server" => return tcp_echo::serve(args.num("port", 3999)?).map_err(|e| e.to_string()),
+        "report" => {
+            return report::run(args.get("csv")?, args.get("svg")?, args.0.get("run").map(String::as_str))
+                .map_err(|e| e.to_string())
+        }
+        "echo" => measure::echo(addr(&args)?, proto(&args)?, args.num("n", 10_000)?, args.num("warmup", 1_000)?),
+        "broadcast" => measure::broadcast(
+            addr(&args)?,
+            proto(&args)?,
+            args.num("receivers", 100)?,
+            args.num("rounds", 30)?,
+            args.num("warmup", 5)?,
+        ),
+        "idle" => measure::idle(
+            addr(&args)?,
+            proto(&args)?,
+            args.num("pid", 0)?,
+            args.num("step", 1_000)?,
+            args.num("total", 3_000)?,
+            args.flag("gc"),
+        ),
+        "scale" => measure::scale(
+            addr(&args)?,
+            proto(&args)?,
+            args.num("pid", 0)?,
+            args.num("clients", 10_000)?,
+            Duration::from_secs(args.num("hold-secs", 30)?),
+            args.num("rounds", 5)?,
+        ),
+        other => return Err(format!("unknown command {other:?}")),
+    }
+    .map_err(|e| e.to_string())?;
+    record(&args, &rows)
+}
+
+fn addr(args: &Args) -> Result<SocketAddr, String> {
+    args.get("addr")?.parse().map_err(|e| format!("--addr: {e}"))
+}
+
+fn proto(args: &Args) -> Result<Proto, String> {
+    Proto::parse(args.get("proto")?)
+}
+
+/// Prints the rows and appends them to `--csv`, if given.
+fn record(args: &Args, rows: &[(String, f64)]) -> Result<(), String> {
+    let server = args.0.get("server").map(String::as_str).unwrap_or("?");
+    let proto = args.get("proto")?;
+    for (measure, value) in rows {
+        println!("{server:>6} {proto:>8}  {measure:<24} {value:>10.2}");
+    }
+    let Some(path) = args.0.get("csv") else { return Ok(()) };
+    let run = args.0.get("run").map(String::as_str).unwrap_or("-");
+    let round = args.0.get("round").map(String::as_str).unwrap_or("-");
+    let new = !std::path::Path::new(path).exists();
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| e.to_string())?;
+    if new {
+        writeln!(file, "run,round,server,protocol,measure,value").map_err(|e| e.to_string())?;
+    }
+    for (measure, value) in rows {
+        writeln!(file, "{run},{round},{server},{proto},{measure},{value:.3}").map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
