@@ -70,7 +70,7 @@ start_server() {
     case "$name" in
         wshub) env PORT="$PORT" "$@" taskset -c 0 target/release/examples/bench_server & ;;
         peer) env PORT="$PORT" "$@" taskset -c 0 node --expose-gc bench/peer/server.js & ;;
-        tcp) taskset -c 0 "$LOADGEN" tcp-echo-server --port "$PORT" 2>/dev/null & ;;
+        floor) taskset -c 0 "$LOADGEN" tcp-echo-server --port "$PORT" 2>/dev/null & ;;
     esac
     SERVER_PID=$!
     for _ in $(seq 100); do
@@ -85,7 +85,7 @@ start_server() {
 }
 
 proto_of() {
-    case "$1" in wshub) echo "$WSHUB_PROTO" ;; peer) echo socketio ;; tcp) echo tcp ;; esac
+    case "$1" in wshub) echo "$WSHUB_PROTO" ;; peer) echo socketio ;; floor) echo tcp ;; esac
 }
 
 # load SERVER ROUND MEASURE [ARGS...]: one measure on CPU 1, bounded by `timeout`.
@@ -118,10 +118,14 @@ if [ "$COMPARE" = 1 ]; then
             load "$server" "$round" broadcast --receivers 1000 --rounds 30 --warmup 5
             stop_server
         done
-        echo "== round $round/$ROUNDS: raw TCP echo"
-        start_server tcp
-        load tcp "$round" echo --n 10000 --warmup 1000
+        echo "== round $round/$ROUNDS: floors (raw TCP echo; waking threads without I/O)"
+        start_server floor
+        load floor "$round" echo --n 10000 --warmup 1000
         stop_server
+        for n in 100 1000; do
+            timeout 300 taskset -c 0 "$LOADGEN" thread-floor --receivers "$n" --rounds 30 --warmup 5 \
+                --server floor --csv "$CSV" --run "$RUN" --round "$round"
+        done
     done
 fi
 

@@ -5,6 +5,7 @@
 //! loadgen broadcast --addr ... --proto ... --receivers 1000 [--rounds 30 --warmup 5]
 //! loadgen idle      --addr ... --proto ... --pid PID [--step 1000 --total 3000 --gc]
 //! loadgen scale     --addr ... --proto ... --pid PID [--clients 10000 --hold-secs 30 --rounds 5]
+//! loadgen thread-floor --receivers 1000 [--rounds 30 --warmup 5]   (no server: waking N threads)
 //! loadgen tcp-echo-server --port 3999
 //! loadgen report    --csv bench/results.csv --svg docs/bench.svg [--run RUN]
 //! ```
@@ -103,6 +104,9 @@ fn run(command: &str, raw: &[String]) -> Result<(), String> {
             args.num("total", 3_000)?,
             args.flag("gc"),
         ),
+        "thread-floor" => {
+            measure::thread_floor(args.num("receivers", 1000)?, args.num("rounds", 30)?, args.num("warmup", 5)?)
+        }
         "scale" => measure::scale(
             addr(&args)?,
             proto(&args)?,
@@ -128,7 +132,7 @@ fn proto(args: &Args) -> Result<Proto, String> {
 /// Prints the rows and appends them to `--csv`, if given.
 fn record(args: &Args, rows: &[(String, f64)]) -> Result<(), String> {
     let server = args.0.get("server").map(String::as_str).unwrap_or("?");
-    let proto = args.get("proto")?;
+    let proto = args.0.get("proto").map(String::as_str).unwrap_or("-");
     for (measure, value) in rows {
         println!("{server:>6} {proto:>8}  {measure:<24} {value:>10.2}");
     }

@@ -299,3 +299,50 @@ mod tests {
         assert_eq!(quantile(&[3.0], 0.5), 3.0);
     }
 }
+
+/// The thread-per-connection floor for a broadcast, with no I/O at all: one
+/// thread hands a message to `receivers` sleeping threads (256 KiB stacks,
+/// like wshub's `conn-N`) through channels, and each answers "done". It is
+/// what waking a thread per client costs on this machine, before any socket
+/// write; run it pinned to the server's CPU.
+pub fn thread_floor(receivers: usize, rounds: usize, warmup: usize) -> io::Result<Vec<(String, f64)>> {
+    use std::sync::mpsc::{channel, Sender};
+    let (done_tx, done_rx) = channel::<()>();
+    let mut outboxes: Vec<Sender<u64>> = Vec::with_capacity(receivers);
+    let mut threads = Vec::with_capacity(receivers);
+    for i in 0..receivers {
+        let (tx, rx) = channel::<u64>();
+        let done = done_tx.clone();
+        let thread =
+            std::thread::Builder::new().name(format!("floor-{i}")).stack_size(256 * 1024).spawn(move || {
+                for _ in rx.iter() {
+                    if done.send(()).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        outboxes.push(tx);
+        threads.push(thread);
+    }
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..(warmup + rounds) as u64 {
+        std::thread::sleep(Duration::from_millis(20));
+        let start = Instant::now();
+        for outbox in &outboxes {
+            let _ = outbox.send(round);
+        }
+        for _ in 0..receivers {
+            done_rx.recv_timeout(ROUND_TIMEOUT).map_err(|_| bad("thread floor: a thread did not answer".into()))?;
+        }
+        if round as usize >= warmup {
+            samples.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    drop(outboxes);
+    for thread in threads {
+        let _ = thread.join();
+    }
+    let s = sorted(samples);
+    let name = format!("bcast{receivers}");
+    Ok(vec![(format!("{name}_p50_ms"), quantile(&s, 0.5)), (format!("{name}_p95_ms"), quantile(&s, 0.95))])
+}
