@@ -143,32 +143,38 @@ pub fn broadcast(
     receivers: usize,
     rounds: usize,
     warmup: usize,
+    burst: usize,
 ) -> io::Result<Vec<(String, f64)>> {
     let mut fleet = Fleet::new(open_many(addr, proto, receivers)?)?;
     // Let the server finish whatever the connects started (Node's GC, threads).
     settle(&mut fleet, Duration::from_millis(500))?;
     let mut samples = Vec::with_capacity(rounds);
     for round in 0..(warmup + rounds) as u64 {
-        let took = broadcast_round(&mut fleet, proto, round)?;
+        let took = broadcast_round(&mut fleet, proto, round, burst)?;
         if round as usize >= warmup {
             samples.push(took.as_secs_f64() * 1e3);
         }
         settle(&mut fleet, Duration::from_millis(20))?;
     }
     let s = sorted(samples);
-    let name = format!("bcast{receivers}");
+    let name = if burst > 1 { format!("bcast{receivers}x{burst}") } else { format!("bcast{receivers}") };
     Ok(vec![(format!("{name}_p50_ms"), quantile(&s, 0.5)), (format!("{name}_p95_ms"), quantile(&s, 0.95))])
 }
 
-/// One timed broadcast: returns emit → last receiver.
-fn broadcast_round(fleet: &mut Fleet, proto: Proto, seq: u64) -> io::Result<Duration> {
+/// One timed broadcast (or `burst` of them back to back): returns the time
+/// from the first emit to the moment the last receiver has the last one.
+fn broadcast_round(fleet: &mut Fleet, proto: Proto, round: u64, burst: usize) -> io::Result<Duration> {
+    let burst = burst.max(1) as u64;
+    let seq = round * burst + burst - 1; // the last of the burst; each connection delivers in order
     let n = fleet.conns.len();
     let mut got = vec![false; n];
     let mut count = 0;
     let mut closed = 0;
     let start = Instant::now();
     let mut last = start;
-    fleet.conns[0].emit("broadcast", &data(seq))?;
+    for s in round * burst..=seq {
+        fleet.conns[0].emit("broadcast", &data(s))?;
+    }
     while count < n {
         let left = ROUND_TIMEOUT.saturating_sub(start.elapsed());
         if left.is_zero() {
@@ -270,7 +276,7 @@ pub fn scale(
     eprintln!("  scale: held; {pings} pings answered; server RSS {before} KiB -> {after} KiB");
     let mut samples = Vec::new();
     for round in 0..rounds as u64 {
-        let took = broadcast_round(&mut fleet, proto, round)?;
+        let took = broadcast_round(&mut fleet, proto, round, 1)?;
         eprintln!("  scale: broadcast to {n}: last receiver after {:.1} ms", took.as_secs_f64() * 1e3);
         samples.push(took.as_secs_f64() * 1e3);
         settle(&mut fleet, Duration::from_millis(200))?;
