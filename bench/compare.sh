@@ -43,7 +43,8 @@ echo "fd limit: $(ulimit -n) (soft), $(ulimit -Hn) (hard)"
 CSV=bench/results.csv
 SVG=docs/bench.svg
 LOADGEN=bench/loadgen/target/release/loadgen
-BASE_PORT=${BENCH_PORT:-39100}
+# Below the ephemeral range (32768+), where thousands of client sockets live.
+BASE_PORT=${BENCH_PORT:-21000}
 RUN=$(date -u +%Y%m%dT%H%M%SZ)
 
 echo "== building (release)"
@@ -66,7 +67,10 @@ trap stop_server EXIT
 # start_server NAME [ENV=VALUE...]: starts it on CPU 0 and waits for its port.
 start_server() {
     local name=$1; shift
-    PORT=$((BASE_PORT + RANDOM % 500))
+    for _ in $(seq 50); do # a port nobody listens on
+        PORT=$((BASE_PORT + RANDOM % 2000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+    done
     case "$name" in
         wshub) env PORT="$PORT" "$@" taskset -c 0 target/release/examples/bench_server & ;;
         peer) env PORT="$PORT" "$@" taskset -c 0 node --expose-gc bench/peer/server.js & ;;
@@ -74,6 +78,7 @@ start_server() {
     esac
     SERVER_PID=$!
     for _ in $(seq 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || { echo "$name exited at start (port $PORT)" >&2; exit 1; }
         if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
             sleep 0.2 # let the probe connection go
             return 0
@@ -130,8 +135,22 @@ if [ "$COMPARE" = 1 ]; then
 fi
 
 if [ "$SCALE" = 1 ]; then
-    threads_max=$(cat /proc/sys/kernel/pid_max)
-    echo "== scale: $SCALE_CLIENTS idle clients (wshub: 2 threads each; pid_max $threads_max)"
+    # Each wshub client has two threads, and each thread four memory mappings
+    # (its stack and guard page, and the signal stack Rust's runtime gives every
+    # thread, with its guard). The kernel's per-process cap, vm.max_map_count
+    # (65,530 by default), thus stops wshub near 8,000 clients. Raise it when
+    # we may (root): it is only a limit. Otherwise say so and go on.
+    maps_needed=$((SCALE_CLIENTS * 2 * 4 + 10000))
+    maps_now=$(cat /proc/sys/vm/max_map_count)
+    if [ "$maps_now" -lt "$maps_needed" ]; then
+        if (echo "$maps_needed" > /proc/sys/vm/max_map_count) 2>/dev/null; then
+            echo "vm.max_map_count raised from $maps_now to $maps_needed for $SCALE_CLIENTS clients"
+        else
+            echo "WARNING: vm.max_map_count is $maps_now; wshub needs about $maps_needed for" \
+                "$SCALE_CLIENTS clients (run: sysctl -w vm.max_map_count=$maps_needed)" >&2
+        fi
+    fi
+    echo "== scale: $SCALE_CLIENTS idle clients (wshub: 2 threads each; pid_max $(cat /proc/sys/kernel/pid_max))"
     # Heartbeat every 10 s, so that each client is pinged while held.
     start_server wshub PING_MS=10000 MAX_CLIENTS=$((SCALE_CLIENTS * 2))
     load wshub scale scale --pid "$SERVER_PID" --clients "$SCALE_CLIENTS" --hold-secs 30 --rounds 5
