@@ -39,8 +39,9 @@ pub struct Config {
     /// How long one write to a client may block (default 10 s). A client that
     /// stopped reading cannot hold its connection thread longer than this.
     pub write_timeout: Duration,
-    /// Size of the read buffers, in bytes (default 4 KiB, not tungstenite's
-    /// 128 KiB): with thousands of idle clients, per-connection memory matters.
+    /// Most bytes one `read` of the reader thread takes (default 4 KiB, not
+    /// tungstenite's 128 KiB): with thousands of idle clients, per-connection
+    /// memory matters. The buffer exists only while bytes are being read.
     pub read_buffer_size: usize,
     /// Stack size of each connection thread (default 256 KiB). Handlers run on
     /// this thread, so it must hold them; untouched stack costs no memory.

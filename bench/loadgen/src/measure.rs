@@ -292,20 +292,6 @@ pub fn scale(
     ])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_quantiles() {
-        let s: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(quantile(&s, 0.5), 50.0);
-        assert_eq!(quantile(&s, 0.99), 99.0);
-        assert_eq!(quantile(&s, 1.0), 100.0);
-        assert_eq!(quantile(&[3.0], 0.5), 3.0);
-    }
-}
-
 /// The thread-per-connection floor for a broadcast, with no I/O at all: one
 /// thread hands a message to `receivers` sleeping threads (256 KiB stacks,
 /// like wshub's `conn-N`) through channels, and each answers "done". It is
@@ -351,4 +337,18 @@ pub fn thread_floor(receivers: usize, rounds: usize, warmup: usize) -> io::Resul
     let s = sorted(samples);
     let name = format!("bcast{receivers}");
     Ok(vec![(format!("{name}_p50_ms"), quantile(&s, 0.5)), (format!("{name}_p95_ms"), quantile(&s, 0.95))])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let s: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&s, 0.5), 50.0);
+        assert_eq!(quantile(&s, 0.99), 99.0);
+        assert_eq!(quantile(&s, 1.0), 100.0);
+        assert_eq!(quantile(&[3.0], 0.5), 3.0);
+    }
 }

@@ -174,8 +174,8 @@ fn chart(run: &str, data: &Data, wp: &str, pp: &str) -> String {
         _ if measure.starts_with("echo") => "floor: raw TCP echo".to_string(),
         _ => "floor: wake threads, no I/O".to_string(),
     };
-    let (width, left, bar_w, row_h, title_h) = (760.0, 190.0, 470.0, 22.0, 26.0);
-    let mut y = 44.0;
+    let (width, left, bar_w, row_h, title_h) = (800.0, 190.0, 480.0, 22.0, 26.0);
+    let mut y = 52.0;
     let mut body = String::new();
     for (title, main, tail, unit) in panels {
         let present: Vec<_> = servers.iter().filter(|(s, _)| data.median(s, main).is_some()).collect();
@@ -237,7 +237,8 @@ fn chart(run: &str, data: &Data, wp: &str, pp: &str) -> String {
     format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h:.0}" viewBox="0 0 {width} {h:.0}" font-family="sans-serif" font-size="13">
 <rect width="100%" height="100%" fill="white"/>
-<text x="16" y="24" font-size="15" font-weight="bold">wshub vs socket.io 4.8 (Node) — run {run}, medians of alternating rounds, shorter is better</text>
+<text x="16" y="22" font-size="15" font-weight="bold">wshub vs socket.io 4.8 (Node): shorter is better</text>
+<text x="16" y="38" font-size="11" fill="dimgray">run {run}: medians of alternating rounds; server on CPU 0, load on CPU 1; bench/compare.sh</text>
 {body}</svg>
 "#,
         h = y + 10.0
