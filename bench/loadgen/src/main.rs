@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! loadgen echo      --addr 127.0.0.1:3000 --proto ws|socketio|tcp [--n 10000 --warmup 1000]
-//! loadgen broadcast --addr ... --proto ... --receivers 1000 [--rounds 30 --warmup 5 --burst 1]
+//! loadgen broadcast --addr ... --proto ... --receivers 1000 [--rounds 30 --warmup 5 --burst 1 --busy-poll]
 //! loadgen idle      --addr ... --proto ... --pid PID [--step 1000 --total 3000 --gc]
 //! loadgen scale     --addr ... --proto ... --pid PID [--clients 10000 --hold-secs 30 --rounds 5]
 //! loadgen thread-floor --receivers 1000 [--rounds 30 --warmup 5]   (no server: waking N threads)
@@ -96,6 +96,7 @@ fn run(command: &str, raw: &[String]) -> Result<(), String> {
             args.num("rounds", 30)?,
             args.num("warmup", 5)?,
             args.num("burst", 1)?,
+            args.flag("busy-poll"),
         ),
         "idle" => measure::idle(
             addr(&args)?,

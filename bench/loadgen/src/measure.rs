@@ -97,6 +97,12 @@ struct Fleet {
     events: Events,
     /// One read buffer for everyone: no per-read allocation or zeroing.
     scratch: Vec<u8>,
+    /// Spin on the poller during a timed broadcast instead of sleeping in it
+    /// (`--busy-poll`). On loopback, every frame the server writes must wake
+    /// a sleeping receiver, and the server's CPU pays for that wake-up; over
+    /// a real network it would not. Spinning takes that cost out for every
+    /// server alike.
+    busy: bool,
 }
 
 impl Fleet {
@@ -107,6 +113,7 @@ impl Fleet {
             poll,
             events: Events::with_capacity(1024),
             scratch: vec![0; 64 * 1024],
+            busy: false,
         };
         for (i, conn) in conns.into_iter().enumerate() {
             let conn = conn.into_nonblocking()?;
@@ -144,8 +151,10 @@ pub fn broadcast(
     rounds: usize,
     warmup: usize,
     burst: usize,
+    busy: bool,
 ) -> io::Result<Vec<(String, f64)>> {
     let mut fleet = Fleet::new(open_many(addr, proto, receivers)?)?;
+    fleet.busy = busy;
     // Let the server finish whatever the connects started (Node's GC, threads).
     settle(&mut fleet, Duration::from_millis(500))?;
     let mut samples = Vec::with_capacity(rounds);
@@ -180,7 +189,8 @@ fn broadcast_round(fleet: &mut Fleet, proto: Proto, round: u64, burst: usize) ->
         if left.is_zero() {
             return Err(bad(format!("broadcast {seq}: only {count} of {n} receivers within {ROUND_TIMEOUT:?}")));
         }
-        fleet.turn(left, |i, seen| match seen {
+        let wait = if fleet.busy { Duration::ZERO } else { left };
+        fleet.turn(wait, |i, seen| match seen {
             Seen::Message(m) if !got[i] && is_event(proto, &m, "broadcast") && find_seq(&m) == Some(seq) => {
                 got[i] = true;
                 count += 1;
