@@ -232,6 +232,14 @@ pub fn rss_kib(pid: u32) -> io::Result<f64> {
     Ok(kib)
 }
 
+/// Kernel stacks of the whole machine (`KernelStack` in /proc/meminfo), in
+/// KiB: memory each thread costs that no process's RSS shows.
+fn kernel_stack_kib() -> io::Result<f64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo")?;
+    let line = meminfo.lines().find(|l| l.starts_with("KernelStack:")).ok_or_else(|| bad("no KernelStack".into()))?;
+    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).ok_or_else(|| bad("bad KernelStack".into()))
+}
+
 /// Waits for the server to go quiet, asks Node to collect garbage (`--gc`:
 /// the peer runs `global.gc()` on SIGUSR2), then reads VmRSS.
 fn quiet_rss(pid: u32, gc: bool) -> io::Result<f64> {
@@ -277,13 +285,16 @@ pub fn scale(
     rounds: usize,
 ) -> io::Result<Vec<(String, f64)>> {
     let before = rss_kib(pid)?;
+    let kernel_before = kernel_stack_kib()?;
     let opened = Instant::now();
     let mut fleet = Fleet::new(open_many(addr, proto, n)?)?;
     let open_secs = opened.elapsed().as_secs_f64();
     eprintln!("  scale: {n} clients connected in {open_secs:.1} s; holding them for {hold:?}");
     let pings = settle(&mut fleet, hold)?;
     let after = rss_kib(pid)?;
+    let kernel_after = kernel_stack_kib()?;
     eprintln!("  scale: held; {pings} pings answered; server RSS {before} KiB -> {after} KiB");
+    eprintln!("  scale: kernel stacks (whole machine) {kernel_before} KiB -> {kernel_after} KiB");
     let mut samples = Vec::new();
     for round in 0..rounds as u64 {
         let took = broadcast_round(&mut fleet, proto, round, 1)?;
@@ -297,6 +308,7 @@ pub fn scale(
         ("scale_open_s".into(), open_secs),
         ("scale_pings_answered".into(), pings as f64),
         ("scale_rss_kib_per_conn".into(), (after - before) / n as f64),
+        ("scale_kernel_stack_kib_per_conn".into(), (kernel_after - kernel_before) / n as f64),
         ("scale_bcast_p50_ms".into(), quantile(&s, 0.5)),
         ("scale_bcast_max_ms".into(), quantile(&s, 1.0)),
     ])
