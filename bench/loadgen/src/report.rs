@@ -112,7 +112,7 @@ pub fn run(csv: &str, svg: &str, run: Option<&str>) -> io::Result<()> {
                 ("seconds to connect them", "scale_open_s"),
                 ("pings answered while held", "scale_pings_answered"),
                 ("RSS per connection (KiB)", "scale_rss_kib_per_conn"),
-                ("kernel stacks per conn. (KiB)", "scale_kernel_stack_kib_per_conn"),
+                ("kernel stack per conn (KiB)", "scale_kernel_stack_kib_per_conn"),
                 ("broadcast to all, p50 (ms)", "scale_bcast_p50_ms"),
                 ("broadcast to all, max (ms)", "scale_bcast_max_ms"),
             ],
