@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, SendError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use tungstenite::Message;
 
 use crate::protocol::{Outgoing, Wire};
@@ -169,7 +169,7 @@ impl Hub {
             }
             let frame = encoded[member.wire.index()].get_or_insert_with(|| member.wire.encode(event));
             // Err: the connection is ending; its Unregister is on the way.
-            let _: Result<(), SendError<_>> = member.outbox.send(frame.clone());
+            let _ = member.outbox.send(frame.clone());
         };
         match target {
             Target::All { except } => {
