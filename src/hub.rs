@@ -200,3 +200,42 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbeam_channel::unbounded;
+
+    fn member(id: SocketId) -> (Member, Receiver<Message>, Arc<AtomicU16>) {
+        let (outbox, rx) = unbounded();
+        let kicked = Arc::new(AtomicU16::new(0));
+        (Member { id, wire: Wire::Json, outbox, kicked: kicked.clone() }, rx, kicked)
+    }
+
+    /// The outbox is an unbounded channel, but the hub still holds it to
+    /// `outbox_capacity`: the client whose outbox is full is dropped (1013),
+    /// its queued frames are still delivered, and the others go on receiving.
+    #[test]
+    fn a_full_outbox_drops_only_that_client() {
+        let mut hub = Hub { members: HashMap::new(), rooms: HashMap::new(), outbox_capacity: 2 };
+        let (slow, slow_rx, slow_kicked) = member(1);
+        let (fast, fast_rx, fast_kicked) = member(2);
+        hub.members.insert(1, (slow, HashSet::new()));
+        hub.members.insert(2, (fast, HashSet::new()));
+        let event = Outgoing::Event { name: "tick".into(), data: crate::protocol::payload(&1).unwrap(), ack: None };
+        let all = Target::All { except: None };
+
+        for _ in 0..2 {
+            hub.emit(&all, &event);
+            assert_eq!(fast_rx.try_iter().count(), 1); // the fast client keeps up
+        }
+        assert_eq!((slow_rx.len(), slow_kicked.load(Ordering::Relaxed)), (2, 0));
+
+        hub.emit(&all, &event); // the slow client's outbox is full now
+        assert_eq!(slow_kicked.load(Ordering::Relaxed), 1013);
+        assert!(!hub.members.contains_key(&1));
+        assert_eq!(slow_rx.try_iter().count(), 2);
+        assert!(slow_rx.recv().is_err(), "the hub let go of the outbox");
+        assert_eq!((fast_rx.len(), fast_kicked.load(Ordering::Relaxed)), (1, 0));
+    }
+}
