@@ -32,6 +32,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Message, WebSocket};
 
+use crate::config::Config;
 use crate::handshake::{self, Route};
 use crate::http::{self, HeadError, Response};
 use crate::hub::{Command, Member};
@@ -112,6 +113,15 @@ pub(crate) fn serve(mut stream: TcpStream, id: SocketId, shared: Arc<Shared>) {
     match handshake::route(&request, config, &shared.pages) {
         Route::Respond(response) => respond(stream, id, response, head_only),
         Route::Upgrade { key, wire, origin } => {
+            // Prepared before the 101, so that a process out of file
+            // descriptors (try_clone fails) can still answer with a status.
+            let reader_stream = match prepare(&stream, config) {
+                Ok(clone) => clone,
+                Err(e) => {
+                    log::warn!("socket {id}: cannot prepare the socket: {e}");
+                    return respond(stream, id, Response::refusal(503, "server cannot take more clients now"), false);
+                }
+            };
             if let Err(e) = stream.write_all(handshake::accept_response(&key).as_bytes()) {
                 return log::info!("socket {id}: gone during the handshake ({e})");
             }
@@ -126,7 +136,7 @@ pub(crate) fn serve(mut stream: TcpStream, id: SocketId, shared: Arc<Shared>) {
                 protocol: wire.name(),
                 connected_at: SystemTime::now(),
             };
-            run_websocket(stream, rest, info, wire, &shared);
+            run_websocket(stream, reader_stream, rest, info, wire, &shared);
         }
     }
 }
@@ -157,21 +167,28 @@ fn linger(stream: &mut TcpStream) {
     }
 }
 
+/// Sets the socket up for the WebSocket loop and returns the reader
+/// thread's clone of it. From here on nothing blocks on a read timeout: the
+/// reader thread waits, and writes give up after the write timeout.
+fn prepare(stream: &TcpStream, config: &Config) -> io::Result<TcpStream> {
+    stream.set_read_timeout(None)?;
+    stream.set_write_timeout(Some(config.write_timeout))?;
+    stream.set_nodelay(true)?;
+    stream.try_clone()
+}
+
 /// After the 101: start the reader thread, register with the hub, greet the
 /// handler, and run the loop until the connection ends.
-fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire, shared: &Shared) {
+fn run_websocket(
+    stream: TcpStream,
+    reader_stream: TcpStream,
+    rest: Vec<u8>,
+    info: SocketInfo,
+    wire: Wire,
+    shared: &Shared,
+) {
     let id = info.id;
     let config = &shared.config;
-    // From here on nothing blocks on a read timeout: the reader thread waits.
-    let prepared = stream
-        .set_read_timeout(None)
-        .and_then(|_| stream.set_write_timeout(Some(config.write_timeout)))
-        .and_then(|_| stream.set_nodelay(true))
-        .and_then(|_| stream.try_clone());
-    let reader_stream = match prepared {
-        Ok(clone) => clone,
-        Err(e) => return log::warn!("socket {id}: cannot prepare the socket: {e}"),
-    };
 
     let (inbound_tx, inbound_rx) = bounded::<Chunk>(INBOUND_CHUNKS);
     let buffer_size = config.read_buffer_size;
@@ -208,7 +225,7 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
     };
 
     let handler = shared.connection_handler();
-    let ending = conn.run(handler.as_deref(), inbound_rx, tick(config.ping_interval), &kicked);
+    let ending = conn.run(handler.as_deref(), &inbound_rx, tick(config.ping_interval), &kicked);
     match &ending {
         Ending::Failed(..) | Ending::WriteFailed(_) | Ending::Silent => log::warn!("socket {id}: closed: {ending}"),
         _ => log::info!("socket {id}: closed: {ending}"),
@@ -220,8 +237,24 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
     if panic::catch_unwind(AssertUnwindSafe(|| socket.disconnected(&ending.to_string()))).is_err() {
         log::error!("socket {id}: an on_disconnect handler panicked");
     }
+    let stream = conn.ws.get_ref().stream();
+    if let Ending::Failed(..) = ending {
+        // We sent a Close with the reason (1002, 1007, 1009) but the client
+        // may still be sending. Closing the socket now, with its bytes
+        // unread, would make the kernel send RST, which can destroy our Close
+        // before the client reads it. So: FIN, then discard what still comes
+        // until the client closes too (or the close timeout passes).
+        let _ = stream.shutdown(Shutdown::Write);
+        let give_up = after(config.close_timeout);
+        loop {
+            select! {
+                recv(inbound_rx) -> chunk => if chunk.map_or(true, |c| c.is_empty()) { break },
+                recv(give_up) -> _ => break,
+            }
+        }
+    }
     // Wakes the reader thread out of its blocking read, then waits for it.
-    let _ = conn.ws.get_ref().stream().shutdown(Shutdown::Both);
+    let _ = stream.shutdown(Shutdown::Both);
     let _ = reader.join();
 }
 
@@ -254,7 +287,7 @@ impl Connection {
     fn run(
         &mut self,
         on_connection: Option<&(dyn Fn(&Socket) + Send + Sync)>,
-        inbound: Receiver<Chunk>,
+        inbound: &Receiver<Chunk>,
         heartbeat: Receiver<Instant>,
         kicked: &AtomicU16,
     ) -> Ending {
@@ -297,6 +330,9 @@ impl Connection {
     fn on_message(&mut self, message: Message) -> Result<(), Ending> {
         match message {
             Message::Text(_) | Message::Binary(_) if self.closing.is_none() => {
+                if self.socket.takes_raw_messages() {
+                    return self.guard(|socket| socket.dispatch_raw(message));
+                }
                 let inbound = self.wire.decode(&message);
                 match inbound {
                     Ok(inbound) => self.guard(|socket| socket.dispatch(inbound))?,

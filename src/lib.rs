@@ -69,6 +69,10 @@ pub use io::{Io, To};
 pub use server::{Server, ServerBuilder, ServerHandle};
 pub use socket::{Socket, SocketId, SocketInfo};
 
+/// A WebSocket message as [`Socket::on_message`] receives it and
+/// [`Socket::send`] sends it (`tungstenite::Message`).
+pub use tungstenite::Message;
+
 /// JSON values as handlers receive them (`serde_json::Value`).
 pub use serde_json::Value;
 

@@ -83,6 +83,8 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         let id = next_id;
         // Kept so that shutdown can wake a thread still waiting for its request.
         let Ok(clone) = stream.try_clone() else {
+            // Out of descriptors between accept and here: still answer.
+            refuse_now(stream, 503, "server out of file descriptors, try again later");
             continue;
         };
         shared.handshake_started(id, clone);

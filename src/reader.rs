@@ -111,7 +111,17 @@ impl Read for Inbox {
 
 impl Write for Inbox {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
+        match self.stream.write(buf) {
+            // The write timeout passed: the client stopped reading. On Unix
+            // that shows up as `WouldBlock`, which tungstenite takes for
+            // "try again later" and which our loop reads as "no more inbound
+            // bytes", so a client that floods pings and never reads the
+            // pongs would keep its thread forever. Report a failure instead.
+            Err(e) if crate::http::is_timeout(&e) => {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out: the client is not reading"))
+            }
+            other => other,
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
