@@ -254,7 +254,10 @@ fn run_websocket(
         }
     }
     // Wakes the reader thread out of its blocking read, then waits for it.
+    // The channel goes first: a reader blocked on a full channel must see it
+    // disconnected, or the join would wait forever.
     let _ = stream.shutdown(Shutdown::Both);
+    drop(inbound_rx);
     let _ = reader.join();
 }
 
