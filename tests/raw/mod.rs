@@ -152,3 +152,26 @@ pub fn close_code(ws: &mut WebSocket<TcpStream>) -> Option<u16> {
         }
     }
 }
+
+/// Reads the server's frames straight off the socket until EOF, without
+/// ever writing (a tungstenite client would answer pings, and fail once the
+/// server is gone). Returns the opcodes of the frames and the Close code.
+pub fn read_raw_frames(stream: &mut TcpStream) -> (Vec<u8>, Option<u16>) {
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let (mut opcodes, mut code, mut at) = (Vec::new(), None, 0);
+    while at + 2 <= bytes.len() {
+        let opcode = bytes[at] & 0x0F;
+        let (len, start) = match bytes[at + 1] & 0x7F {
+            126 => (u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize, at + 4),
+            127 => (u64::from_be_bytes(bytes[at + 2..at + 10].try_into().unwrap()) as usize, at + 10),
+            n => (n as usize, at + 2),
+        };
+        if opcode == 0x8 && len >= 2 {
+            code = Some(u16::from_be_bytes([bytes[start], bytes[start + 1]]));
+        }
+        opcodes.push(opcode);
+        at = start + len;
+    }
+    (opcodes, code)
+}
