@@ -22,7 +22,7 @@
 //! meanwhile. For one connection and a human typing, 20 wake-ups a second cost nothing; the
 //! server, with thousands of idle clients, uses a reader thread per socket instead.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -39,23 +39,26 @@ const CLOSE_WAIT: Duration = Duration::from_secs(3);
 
 fn main() {
     let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:3000/ws".to_string());
-    if let Err(e) = run(&url) {
+    let result = connect(&url).and_then(|ws| {
+        eprintln!("connected to {url}; type a line to send a client-message, /help for more");
+        session(ws, spawn_stdin_reader(), &mut io::stdout())
+    });
+    if let Err(e) = result {
         eprintln!("client: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(url: &str) -> Result<(), String> {
-    let mut ws = connect(url)?;
-    eprintln!("connected to {url}; type a line to send a client-message, /help for more");
-
-    let lines = spawn_stdin_reader();
+/// The client's loop: prints what the server sends to `out`, sends the typed
+/// `lines`, and closes when they end. (`tests/client.rs` drives it with a
+/// channel and a buffer instead of stdin and stdout.)
+pub fn session(mut ws: WebSocket<TcpStream>, lines: Receiver<String>, out: &mut impl Write) -> Result<(), String> {
     let mut next_ack: u64 = 1;
     let mut closing: Option<Instant> = None;
 
     loop {
         match ws.read() {
-            Ok(message) => handle_frame(&mut ws, message),
+            Ok(message) => handle_frame(&mut ws, message, out),
             Err(tungstenite::Error::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
             }
             Err(tungstenite::Error::ConnectionClosed) => {
@@ -70,7 +73,7 @@ fn run(url: &str) -> Result<(), String> {
             }
             continue; // closing: only read, until the server's Close arrives
         }
-        // Nothing (more) to read right now: send what was typed meanwhile.
+        // Between two reads: send what was typed meanwhile.
         loop {
             let line = match lines.try_recv() {
                 Ok(line) => line,
@@ -79,7 +82,7 @@ fn run(url: &str) -> Result<(), String> {
             };
             match command(&line, &mut next_ack) {
                 Command::Send(envelope) => {
-                    println!("-> {envelope}");
+                    print(out, format!("-> {envelope}"));
                     ws.send(Message::text(envelope.to_string())).map_err(|e| format!("send failed: {e}"))?;
                 }
                 Command::Quit => {
@@ -94,7 +97,7 @@ fn run(url: &str) -> Result<(), String> {
 }
 
 /// Opens the TCP connection and performs the WebSocket handshake.
-fn connect(url: &str) -> Result<WebSocket<TcpStream>, String> {
+pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, String> {
     let request = url.into_client_request().map_err(|e| format!("{url}: {e}"))?;
     let uri = request.uri();
     if uri.scheme_str() != Some("ws") {
@@ -118,29 +121,35 @@ fn connect(url: &str) -> Result<WebSocket<TcpStream>, String> {
 }
 
 /// Prints one frame from the server; answers the server's ack requests.
-fn handle_frame(ws: &mut WebSocket<TcpStream>, message: Message) {
+fn handle_frame(ws: &mut WebSocket<TcpStream>, message: Message, out: &mut impl Write) {
     let text = match message {
         Message::Text(text) => text,
-        Message::Binary(bytes) => return println!("<- (binary, {} bytes)", bytes.len()),
-        Message::Close(frame) => return println!("<- close {frame:?}"),
+        Message::Binary(bytes) => return print(out, format!("<- (binary, {} bytes)", bytes.len())),
+        Message::Close(frame) => return print(out, format!("<- close {frame:?}")),
         // tungstenite answers pings by itself.
         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return,
     };
     let Ok(value) = serde_json::from_str::<Value>(text.as_str()) else {
-        return println!("<- (not JSON) {}", text.as_str());
+        return print(out, format!("<- (not JSON) {}", text.as_str()));
     };
     match (value.get("event").and_then(Value::as_str), value.get("ack")) {
-        (Some(event), None) => println!("<- {event}: {}", value["data"]),
+        (Some(event), None) => print(out, format!("<- {event}: {}", value["data"])),
         (Some(event), Some(ack)) => {
-            println!("<- {event}: {} (the server asks for a reply; answering \"received\")", value["data"]);
+            print(out, format!("<- {event}: {} (the server asks for a reply; answering \"received\")", value["data"]));
             let reply = json!({ "ack": ack, "data": "received" });
             if let Err(e) = ws.send(Message::text(reply.to_string())) {
                 eprintln!("could not answer ack {ack}: {e}");
             }
         }
-        (None, Some(ack)) => println!("<- ack {ack}: {}", value["data"]),
-        (None, None) => println!("<- {value}"),
+        (None, Some(ack)) => print(out, format!("<- ack {ack}: {}", value["data"])),
+        (None, None) => print(out, format!("<- {value}")),
     }
+}
+
+/// One line of output (a closed stdout is no reason to stop).
+fn print(out: &mut impl Write, line: String) {
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 /// What a typed line asks for.
