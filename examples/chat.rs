@@ -3,7 +3,7 @@
 //! ```sh
 //! cargo run --example chat                 # open http://127.0.0.1:3000 in two browser windows
 //! PORT=8080 cargo run --example chat       # another port
-//! RUST_LOG=debug cargo run --example chat  # more detail, one line per frame decision
+//! RUST_LOG=debug cargo run --example chat  # more detail
 //! ```
 //! Without a browser, in a second terminal:
 //! ```sh
@@ -41,7 +41,8 @@
 //!
 //! # Step through it
 //! Break on `chat::on_chat_message` (this file), send a message from the page, and look at the
-//! backtrace: the handler runs on the sender's own thread `conn-N`, under `Connection::dispatch`.
+//! backtrace: the handler runs on the sender's own thread `conn-N`, called by `Socket::dispatch`
+//! from `Connection::on_message` (`src/socket.rs`, `src/connection.rs`).
 //! The other handlers are `chat::on_connection`, `chat::on_set_nick`, `chat::on_join_room` and
 //! `chat::on_disconnect`. The shared state is [`Chat`]: one map behind a `Mutex`.
 //!

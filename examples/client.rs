@@ -59,8 +59,9 @@ pub fn session(mut ws: WebSocket<TcpStream>, lines: Receiver<String>, out: &mut 
     loop {
         match ws.read() {
             Ok(message) => handle_frame(&mut ws, message, out),
-            Err(tungstenite::Error::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-            }
+            // The read timed out: nothing has arrived for POLL.
+            Err(tungstenite::Error::Io(e))
+                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
             Err(tungstenite::Error::ConnectionClosed) => {
                 eprintln!("connection closed");
                 return Ok(());
@@ -105,7 +106,8 @@ pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, String> {
     }
     let host = uri.host().unwrap_or("127.0.0.1").trim_start_matches('[').trim_end_matches(']').to_string();
     let port = uri.port_u16().unwrap_or(80);
-    let stream = TcpStream::connect((host.as_str(), port)).map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+    let stream =
+        TcpStream::connect((host.as_str(), port)).map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
     let _ = stream.set_nodelay(true);
     let (ws, response) = tungstenite::client(request, stream).map_err(|e| match e {
         tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response)) => {
