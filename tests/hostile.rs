@@ -45,7 +45,12 @@ fn every_bad_handshake_gets_a_status_and_a_reason() {
         ("short key", up(&format!("{full}Sec-WebSocket-Key: c2hvcnQ=\r\n")), 400, "16 bytes"),
         ("key not base64", up(&format!("{full}Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!==\r\n")), 400, "16 bytes"),
         ("missing Upgrade", up(&format!("Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n{key}")), 426, "Upgrade"),
-        ("missing Connection", up(&format!("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n{key}")), 400, "Connection"),
+        (
+            "missing Connection",
+            up(&format!("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n{key}")),
+            400,
+            "Connection",
+        ),
         ("POST", up(&format!("{full}{key}")).replacen("GET", "POST", 1), 405, "must be a GET"),
         ("HTTP/1.0", up(&format!("{full}{key}")).replacen("HTTP/1.1", "HTTP/1.0", 1), 400, "HTTP/1.1"),
         ("foreign Origin", up(&format!("{full}{key}Origin: http://evil.example\r\n")), 403, "not allowed"),
@@ -241,7 +246,7 @@ fn a_ping_flood_without_reading_is_dropped_with_bounded_memory() {
         match stream.write_all(&burst) {
             Ok(()) => sent += 64,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {} // stalled: keep pushing
-            Err(_) => break true, // the server dropped us
+            Err(_) => break true,                                      // the server dropped us
         }
         peak = peak.max(rss_kib());
         if started.elapsed() > Duration::from_secs(30) {
