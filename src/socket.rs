@@ -176,8 +176,13 @@ impl Socket {
 
     /// Sends a text or binary `message` to this client as it is, without the
     /// JSON envelope. The counterpart of [`on_message`](Self::on_message).
+    /// Control frames are wshub's business (pings come from the heartbeat,
+    /// Close from [`disconnect`](Self::disconnect)): they are not sent.
     pub fn send(&self, message: Message) {
-        self.queued.borrow_mut().push(Outgoing::Raw(message));
+        match message {
+            Message::Text(_) | Message::Binary(_) => self.queued.borrow_mut().push(Outgoing::Raw(message)),
+            other => log::warn!("socket {}: send() takes text or binary messages, not {other:?}", self.id()),
+        }
     }
 
     /// Sends `event` to every client except this one.
