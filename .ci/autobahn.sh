@@ -13,7 +13,7 @@ cargo build --release --example autobahn
 # A free port, so that parallel runs on one machine do not collide.
 PORT=${PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 log=$(mktemp)
-PORT=$PORT target/release/examples/autobahn >"$log" 2>&1 &
+PORT=$PORT "${CARGO_TARGET_DIR:-target}/release/examples/autobahn" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -f "$log"' EXIT
 # Wait (by reading the log, at most 30 s) until the server says it listens.

@@ -21,7 +21,7 @@ esac
 cargo build -q --example autobahn
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp)
-PORT=$PORT target/debug/examples/autobahn >"$log" 2>&1 &
+PORT=$PORT "${CARGO_TARGET_DIR:-target}/debug/examples/autobahn" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -f "$log"' EXIT
 timeout 30 grep -q -m1 'listening on' <(tail -f "$log") || { cat "$log"; echo "$1: server did not start"; exit 1; }
