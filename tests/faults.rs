@@ -160,10 +160,16 @@ fn a_broadcast_reaches_five_thousand_clients() {
     const CLIENTS: usize = 5_000;
     raise_open_files_limit(3 * CLIENTS as u64 + 500);
     let server = start(Server::builder(), |_socket| {});
-    let started = Instant::now();
+    let (started, rss) = (Instant::now(), rss_kib());
     // Blocking clients, connected one after the other: no client thread needed.
     let mut clients: Vec<Client> = (0..CLIENTS).map(|_| connect(server.local_addr)).collect();
-    println!("{CLIENTS} clients connected in {:?}; {} threads", started.elapsed(), thread_count());
+    let grown = rss_kib().saturating_sub(rss);
+    println!(
+        "{CLIENTS} clients connected in {:?}; {} threads; RSS +{grown} KiB ({} KiB per client, both ends)",
+        started.elapsed(),
+        thread_count(),
+        grown / CLIENTS as u64
+    );
     assert!(wait_until(Duration::from_secs(30), || server.io.client_count() == CLIENTS));
 
     let sent = Instant::now();
