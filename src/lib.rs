@@ -42,7 +42,7 @@
 //!    turned into events and back. The event model does not know which wire
 //!    format carried it.
 //! 7. [`socket`] — the [`Socket`] handle your handlers receive: `emit`, `on`,
-//!    acks, rooms, `disconnect`.
+//!    acks, rooms, `disconnect`, and raw frames (`on_message`, `send`).
 //! 8. [`hub`] — the `hub` thread: the registry of sockets and rooms; it encodes
 //!    each broadcast once and `try_send`s it into every bounded outbox.
 //! 9. [`io`] — [`Io`], a `Clone + Send` handle to the hub for pushing data
