@@ -3,6 +3,7 @@
 //! gives either a result or an error that says what is wrong.
 //!
 //! (The socket.io decoders, when they come, get the same treatment.)
+mod common;
 mod raw;
 
 use std::io::Write;
@@ -118,6 +119,7 @@ proptest! {
             ".{0,300}".prop_map(|s| format!("{}{s}", raw::upgrade_request("/ws")).into_bytes()),
         ]
     ) {
+        common::watchdog(120);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut server, _) = listener.accept().unwrap();
