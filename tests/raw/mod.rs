@@ -51,35 +51,6 @@ pub fn reset(stream: TcpStream) {
     drop(stream);
 }
 
-/// Connects with a small kernel receive buffer (SO_RCVBUF set before
-/// `connect`, so the TCP window is small from the start): a client that does
-/// not read then makes the server's writes stall quickly.
-pub fn connect_small_receive_buffer(addr: SocketAddr, bytes: i32) -> TcpStream {
-    use std::os::fd::FromRawFd;
-    let SocketAddr::V4(v4) = addr else { panic!("IPv4 only") };
-    // SAFETY: plain socket calls on a descriptor we own; the sockaddr_in is
-    // fully initialised; on success the descriptor is handed to TcpStream.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        assert!(fd >= 0, "socket");
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            &bytes as *const i32 as *const libc::c_void,
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        );
-        let mut sa: libc::sockaddr_in = std::mem::zeroed();
-        sa.sin_family = libc::AF_INET as libc::sa_family_t;
-        sa.sin_port = v4.port().to_be();
-        sa.sin_addr.s_addr = u32::from(*v4.ip()).to_be();
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        let rc = libc::connect(fd, &sa as *const libc::sockaddr_in as *const libc::sockaddr, len);
-        assert_eq!(rc, 0, "connect: {}", std::io::Error::last_os_error());
-        TcpStream::from_raw_fd(fd)
-    }
-}
-
 /// A valid upgrade request for `path`.
 pub fn upgrade_request(path: &str) -> String {
     format!(
