@@ -1,0 +1,240 @@
+//! How connections end, and what they leave behind: nothing. Clean closes and
+//! abrupt resets free every thread; `on_disconnect` hears why; `disconnect()`
+//! closes with 1000; a panicking handler costs only its own client (1011);
+//! the heartbeat drops silent peers; shutdown closes everyone with 1001.
+//!
+//! Every test here takes the [`serial`] lock, so only one server runs in this
+//! test binary at a time and thread counts cannot be disturbed by another
+//! test's server threads.
+mod common;
+
+use std::io::Write;
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+use crossbeam_channel::unbounded;
+use serde_json::json;
+use tungstenite::Message;
+use wshub::Server;
+
+/// Runs the tests of this file one at a time (see the module docs).
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    // A failed test poisons the lock; the next test may still run.
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Clients that close cleanly and clients that vanish (their TCP stream
+/// dropped or shut down, no close handshake) are all removed from the hub, so
+/// `io.client_count()` returns to 0, and every thread they used ends: the
+/// server's thread count returns to where it was before they came (and to 0
+/// after shutdown). Each upgraded client costs two threads, `conn-N` and its
+/// reader `conn-N-rx`.
+///
+/// Thread exit cannot be waited on from outside, so this is the one place
+/// where the test polls (`wait_until`, bounded).
+#[test]
+fn client_close_and_abrupt_reset_free_every_thread() {
+    let _serial = serial();
+    watchdog(120);
+    let before_server = server_thread_count();
+    let process_before = thread_count();
+    let server = start_default();
+    // `listener` and `hub`.
+    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == before_server + 2));
+    let idle = server_thread_count();
+
+    let mut clients: Vec<Client> = (0..10).map(|_| connect_greeted(server.local_addr)).collect();
+    assert!(wait_until(READ_TIMEOUT, || server.io.client_count() == 10));
+    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == idle + 2 * 10), "{}", server_thread_count());
+    eprintln!(
+        "threads: {} with 10 clients, {idle} idle, {before_server} before the server (process: {} → {})",
+        server_thread_count(),
+        process_before,
+        thread_count()
+    );
+
+    // Five close cleanly, three vanish (stream dropped), two shut their socket down.
+    for client in clients.drain(..5) {
+        client.close();
+    }
+    for client in clients.drain(..3) {
+        drop(client);
+    }
+    for client in clients.drain(..) {
+        client.ws.get_ref().shutdown(Shutdown::Both).unwrap();
+    }
+
+    assert!(wait_until(READ_TIMEOUT, || server.io.client_count() == 0), "count {}", server.io.client_count());
+    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == idle), "threads {}", server_thread_count());
+
+    server.shutdown().expect("shutdown");
+    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == before_server), "{}", server_thread_count());
+}
+
+/// `on_disconnect` handlers run once when the connection ends, with the
+/// reason: a clean close from the client, or a reset without a close.
+#[test]
+fn on_disconnect_receives_the_reason() {
+    let _serial = serial();
+    let (tx, rx) = unbounded();
+    let server = start(Server::builder(), move |socket| {
+        socket.emit("server-message", "Welcome to WebSocket");
+        let tx = tx.clone();
+        socket.on_disconnect(move |socket, reason| {
+            let _ = tx.send((socket.id(), reason.to_string()));
+        });
+    });
+
+    connect_greeted(server.local_addr).close();
+    let (_, reason) = rx.recv_timeout(READ_TIMEOUT).expect("on_disconnect ran");
+    assert_eq!(reason, "client closed with 1000");
+
+    drop(connect_greeted(server.local_addr));
+    let (_, reason) = rx.recv_timeout(READ_TIMEOUT).expect("on_disconnect ran");
+    assert_eq!(reason, "connection reset without a close handshake");
+}
+
+/// `socket.disconnect()` in a handler closes that connection with 1000 once
+/// the handler returns; `on_disconnect` hears that the server closed it.
+#[test]
+fn disconnect_closes_with_1000() {
+    let _serial = serial();
+    let (tx, rx) = unbounded();
+    let server = start(Server::builder(), move |socket| {
+        socket.on("bye", |socket, _data| socket.disconnect());
+        let tx = tx.clone();
+        socket.on_disconnect(move |_socket, reason| {
+            let _ = tx.send(reason.to_string());
+        });
+    });
+    let mut client = connect(server.local_addr);
+
+    client.emit("bye", json!(null));
+    assert_eq!(client.expect_close_code(), 1000);
+    client.finish_close();
+    assert_eq!(rx.recv_timeout(READ_TIMEOUT).unwrap(), "server closed with 1000 (server disconnect)");
+}
+
+/// A handler that panics closes only its own connection, with 1011; another
+/// client of the same server keeps working.
+#[test]
+fn panicking_handler_closes_only_its_client_with_1011() {
+    let _serial = serial();
+    let server = start(Server::builder(), |socket| {
+        socket.emit("server-message", "Welcome to WebSocket");
+        socket.on("boom", |_socket, _data| panic!("a handler panicked (on purpose, in a test)"));
+        socket.on_with_ack("echo", |_socket, data| data);
+    });
+    let mut victim = connect_greeted(server.local_addr);
+    let mut bystander = connect_greeted(server.local_addr);
+
+    victim.emit("boom", json!(null));
+    assert_eq!(victim.expect_close_code(), 1011);
+    victim.finish_close();
+
+    assert_eq!(bystander.call("echo", json!("still fine"), 1), json!("still fine"));
+    let mut newcomer = connect_greeted(server.local_addr);
+    assert_eq!(newcomer.call("echo", json!("the server still accepts"), 2), json!("the server still accepts"));
+}
+
+/// `ServerHandle::shutdown()` sends every client Close 1001, joins every
+/// thread (the listener's included) and returns `Ok`; afterwards nothing
+/// listens on the port and no server thread is left.
+#[test]
+fn shutdown_closes_every_client_with_1001() {
+    let _serial = serial();
+    let before = server_thread_count();
+    let server = start_default();
+    let addr = server.local_addr;
+    let io = server.io.clone();
+    let mut clients: Vec<Client> = (0..5).map(|_| connect_greeted(addr)).collect();
+
+    // shutdown() blocks until every connection has ended: run it aside while
+    // the clients answer their Close.
+    let stopping = thread::Builder::new().name("test-shutdown".into()).spawn(move || server.shutdown()).unwrap();
+    for client in &mut clients {
+        assert_eq!(client.expect_close_code(), 1001);
+        client.finish_close();
+    }
+    stopping.join().expect("shutdown did not panic").expect("shutdown returned Ok");
+
+    assert_eq!(io.client_count(), 0);
+    assert!(TcpStream::connect(addr).is_err(), "the listener is gone");
+    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == before), "{}", server_thread_count());
+}
+
+/// The close code of the first Close frame in raw server → client bytes
+/// (after the HTTP head), and how many Pings came before it.
+fn close_code_and_pings(bytes: &[u8]) -> (Option<u16>, usize) {
+    let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP head") + 4;
+    let mut frames = &bytes[head_end..];
+    let mut pings = 0;
+    // Server frames are unmasked; these are all short (length < 126).
+    while frames.len() >= 2 {
+        let (opcode, len) = (frames[0] & 0x0f, (frames[1] & 0x7f) as usize);
+        assert!(len < 126 && frames.len() >= 2 + len, "unexpected frame: {frames:?}");
+        let payload = &frames[2..2 + len];
+        match opcode {
+            0x8 => return (payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]])), pings),
+            0x9 => pings += 1,
+            _ => {}
+        }
+        frames = &frames[2 + len..];
+    }
+    (None, pings)
+}
+
+/// Heartbeat: the server pings every `interval`. A client that answers (any
+/// tungstenite client that keeps reading does) stays connected across many
+/// intervals, longer than the idle timeout; a peer that upgraded and then went
+/// silent (never reads, never writes: a vanished laptop) is closed once it has
+/// not been heard from for the timeout.
+#[test]
+fn heartbeat_keeps_live_clients_and_drops_silent_ones() {
+    let _serial = serial();
+    const INTERVAL: Duration = Duration::from_millis(200);
+    const TIMEOUT: Duration = Duration::from_millis(1500);
+    /// 12 × 200 ms = 2.4 s of pings: well past the 1.5 s timeout.
+    const PINGS: usize = 12;
+
+    let server = start(Server::builder().heartbeat(INTERVAL, TIMEOUT), |socket| {
+        socket.emit("server-message", "Welcome to WebSocket");
+        socket.on_with_ack("echo", |_socket, data| data);
+    });
+    let addr = server.local_addr;
+
+    let live = thread::Builder::new()
+        .name("test-live-client".into())
+        .spawn(move || {
+            let mut client = connect_greeted(addr);
+            let mut pings = 0;
+            while pings < PINGS {
+                // Reading is what makes tungstenite send the Pong.
+                match client.ws.read().expect("the live client stays connected") {
+                    Message::Ping(_) => pings += 1,
+                    other => panic!("unexpected message {other:?}"),
+                }
+            }
+            assert_eq!(client.call("echo", json!("still here"), 1), json!("still here"));
+            client
+        })
+        .unwrap();
+
+    let mut silent = TcpStream::connect(addr).unwrap();
+    silent.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    silent.write_all(upgrade_request(addr, "").as_bytes()).unwrap();
+    // Reading sends nothing to the server: to it, this client stays silent.
+    let bytes = read_until_eof(&mut silent);
+    assert!(bytes.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&bytes));
+    let (code, pings) = close_code_and_pings(&bytes);
+    assert!(pings >= 1, "the silent client was pinged before being dropped");
+    assert_eq!(code, Some(1001), "closed with 1001 (going away: heartbeat timeout)");
+
+    let live = live.join().expect("the live client stayed connected across the heartbeat");
+    assert!(wait_until(READ_TIMEOUT, || server.io.client_count() == 1), "{}", server.io.client_count());
+    live.close();
+}
