@@ -68,7 +68,7 @@ fn broadcast_reaches_all_but_the_sender() {
 fn rooms_reach_exactly_their_members() {
     let server = chat_server();
     let mut clients: Vec<Client> = (0..50).map(|_| connect_greeted(server.local_addr)).collect();
-    let room = |i: usize| if i % 2 == 0 { "even" } else { "odd" };
+    let room = |i: usize| if i.is_multiple_of(2) { "even" } else { "odd" };
     for (i, client) in clients.iter_mut().enumerate() {
         client.call("join", json!(room(i)), 1);
     }
