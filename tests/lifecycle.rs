@@ -167,6 +167,36 @@ fn shutdown_closes_every_client_with_1001() {
     assert!(wait_until(READ_TIMEOUT, || server_thread_count() == before), "{}", server_thread_count());
 }
 
+/// Handlers that emit while the server shuts down do not hold it up: here
+/// each client's `on_disconnect` emits 5,000 events after the hub has stopped
+/// (more than the hub's 4,096-command queue holds). Those emits are dropped
+/// at once and `shutdown()` returns. (Regression test: a receiver left on
+/// the hub's queue once let such commands fill it and block forever.)
+#[test]
+fn shutdown_is_not_blocked_by_handlers_emitting_during_it() {
+    let _serial = serial();
+    let server = start(Server::builder(), |socket| {
+        socket.emit("server-message", "Welcome to WebSocket");
+        socket.on_disconnect(|socket, _reason| {
+            for n in 0..5000 {
+                socket.io().emit("goodbye", n);
+            }
+        });
+    });
+    let mut clients: Vec<Client> = (0..2).map(|_| connect_greeted(server.local_addr)).collect();
+
+    let (done_tx, done) = unbounded();
+    thread::Builder::new()
+        .name("test-shutdown".into())
+        .spawn(move || done_tx.send(server.shutdown()).unwrap())
+        .unwrap();
+    for client in &mut clients {
+        assert_eq!(client.expect_close_code(), 1001);
+        client.finish_close();
+    }
+    done.recv_timeout(READ_TIMEOUT).expect("shutdown returned").expect("shutdown returned Ok");
+}
+
 /// The close code of the first Close frame in raw server → client bytes
 /// (after the HTTP head), and how many Pings came before it.
 fn close_code_and_pings(bytes: &[u8]) -> (Option<u16>, usize) {
