@@ -10,7 +10,8 @@ mod common;
 
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
@@ -195,6 +196,61 @@ fn shutdown_is_not_blocked_by_handlers_emitting_during_it() {
         client.finish_close();
     }
     done.recv_timeout(READ_TIMEOUT).expect("shutdown returned").expect("shutdown returned Ok");
+}
+
+/// Shutdown while clients are still arriving: twelve threads connect over and
+/// over, and `shutdown()` lands among their handshakes at a different moment
+/// each round. Every round it must return, with every connection closed.
+/// (Regression test: a client that registered with the hub just after the
+/// hub's Shutdown command was never closed, and shutdown waited for it forever.)
+#[test]
+fn shutdown_while_clients_are_arriving_returns() {
+    let _serial = serial();
+    for round in 0..100 {
+        let server = start(Server::builder(), |socket| socket.emit("server-message", "Welcome to WebSocket"));
+        let addr = server.local_addr;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (connected_tx, connected) = unbounded();
+        let arrivals: Vec<_> = (0..12)
+            .map(|i| {
+                let (stop, connected_tx) = (stop.clone(), connected_tx.clone());
+                thread::Builder::new()
+                    .name(format!("test-arrival-{i}"))
+                    .spawn(move || {
+                        // Bounded: the server stops accepting within the round.
+                        for _ in 0..1000 {
+                            if stop.load(Ordering::SeqCst) {
+                                return;
+                            }
+                            let Ok(stream) = TcpStream::connect(addr) else { return };
+                            stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+                            let request = format!("ws://{addr}/ws");
+                            let Ok((mut ws, _)) = tungstenite::client(request, stream) else { continue };
+                            let _ = connected_tx.send(());
+                            // Stay until the server closes us (reading answers its Close).
+                            while ws.read().is_ok() {}
+                        }
+                    })
+                    .unwrap()
+            })
+            .collect();
+
+        // Shut down after a different number of arrivals each round.
+        for _ in 0..round % 12 {
+            connected.recv_timeout(READ_TIMEOUT).expect("a client connected");
+        }
+        let (done_tx, done) = unbounded();
+        thread::Builder::new()
+            .name("test-shutdown".into())
+            .spawn(move || done_tx.send(server.shutdown()).unwrap())
+            .unwrap();
+        let result = done.recv_timeout(READ_TIMEOUT).unwrap_or_else(|_| panic!("round {round}: shutdown hung"));
+        result.expect("shutdown returned Ok");
+        stop.store(true, Ordering::SeqCst);
+        for arrival in arrivals {
+            arrival.join().unwrap();
+        }
+    }
 }
 
 /// The close code of the first Close frame in raw server → client bytes
