@@ -317,7 +317,11 @@ fn heartbeat_keeps_live_clients_and_drops_silent_ones() {
     let mut silent = TcpStream::connect(addr).unwrap();
     silent.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
     silent.write_all(upgrade_request(addr, "").as_bytes()).unwrap();
-    // Reading sends nothing to the server: to it, this client stays silent.
+    // From here on the silent client neither reads nor writes. The hub counts
+    // it, and forgets it once the heartbeat has given up on it.
+    assert!(wait_until(READ_TIMEOUT, || server.io.client_count() == 2), "both clients are connected");
+    assert!(wait_until(READ_TIMEOUT, || server.io.client_count() == 1), "the silent client was dropped");
+    // Only now does it read what it was sent: the 101, pings, a Close, then EOF.
     let bytes = read_until_eof(&mut silent);
     assert!(bytes.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&bytes));
     let (code, pings) = close_code_and_pings(&bytes);
