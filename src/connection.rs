@@ -282,6 +282,12 @@ impl Connection {
                 return end;
             }
         }
+        // Frames the client sent right behind its request head are already in
+        // tungstenite's buffer (`from_partially_read`); no chunk from the reader
+        // will announce them, so handle them now, with the handlers registered.
+        if let Err(end) = self.read_messages() {
+            return end;
+        }
         loop {
             let step = select! {
                 recv(inbound) -> chunk => self.on_bytes(chunk.unwrap_or_default()),
@@ -303,6 +309,12 @@ impl Connection {
     fn on_bytes(&mut self, chunk: Chunk) -> Result<(), Ending> {
         self.last_heard = Instant::now();
         self.ws.get_mut().push(chunk);
+        self.read_messages()
+    }
+
+    /// Handles every complete message in the bytes tungstenite has, until it
+    /// needs more (`WouldBlock`).
+    fn read_messages(&mut self) -> Result<(), Ending> {
         loop {
             match self.ws.read() {
                 Ok(message) => self.on_message(message)?,

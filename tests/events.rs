@@ -6,6 +6,9 @@
 //! through a channel, so the test waits on `recv_timeout`, never on a sleep.
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
 use common::*;
 use crossbeam_channel::unbounded;
 use serde_json::{json, Value};
@@ -172,4 +175,37 @@ fn socket_debug_output_shows_id_peer_path_and_headers() {
     assert!(debug.contains("path: \"/ws\""), "{debug}");
     assert!(debug.contains("query: \"room=lobby\""), "{debug}");
     assert!(debug.contains("\"x-test\"") && debug.contains("\"hello\""), "{debug}");
+}
+
+/// A client frame in the same TCP write as the request head (so it arrives
+/// with the head, before the 101 is sent) is not lost: it is handled once the
+/// handlers are registered. (Regression test: those bytes used to wait in
+/// tungstenite's buffer until the client sent something else.)
+#[test]
+fn frame_sent_right_behind_the_request_head_is_handled() {
+    let server = start(Server::builder(), |socket| {
+        socket.on_with_ack("echo", |_socket, data| data);
+    });
+    let addr = server.local_addr;
+
+    // A client frame is masked: payload XOR a 4-byte key (here 1, 2, 3, 4).
+    let payload = br#"{"event":"echo","data":"early","ack":3}"#;
+    let mut bytes = upgrade_request(addr, "").into_bytes();
+    bytes.extend([0x81, 0x80 | payload.len() as u8, 1, 2, 3, 4]);
+    bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ (i % 4 + 1) as u8));
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    stream.write_all(&bytes).unwrap();
+
+    let mut received = Vec::new();
+    let mut buf = [0u8; 1024];
+    for _ in 0..100 {
+        if String::from_utf8_lossy(&received).contains(r#"{"ack":3,"data":"early"}"#) {
+            return;
+        }
+        let n = stream.read(&mut buf).expect("the reply arrives");
+        assert!(n > 0, "closed before replying: {}", String::from_utf8_lossy(&received));
+        received.extend_from_slice(&buf[..n]);
+    }
+    panic!("no reply: {}", String::from_utf8_lossy(&received));
 }
