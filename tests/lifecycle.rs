@@ -3,9 +3,10 @@
 //! closes with 1000; a panicking handler costs only its own client (1011);
 //! the heartbeat drops silent peers; shutdown closes everyone with 1001.
 //!
-//! Every test here takes the [`serial`] lock, so only one server runs in this
-//! test binary at a time and thread counts cannot be disturbed by another
-//! test's server threads.
+//! The other tests here take the [`serial`] lock, so only one server runs in
+//! this test binary at a time and the count of server threads left after a
+//! shutdown cannot be disturbed by another test's server. The whole-process
+//! thread count is measured in a child process (see [`in_own_process`]).
 mod common;
 
 use std::io::Write;
@@ -31,32 +32,31 @@ fn serial() -> MutexGuard<'static, ()> {
 /// Clients that close cleanly and clients that vanish (their TCP stream
 /// dropped or shut down, no close handshake) are all removed from the hub, so
 /// `io.client_count()` returns to 0, and every thread they used ends: the
-/// server's thread count returns to where it was before they came (and to 0
-/// after shutdown). Each upgraded client costs two threads, `conn-N` and its
-/// reader `conn-N-rx`.
+/// process's thread count returns to where it was before they came, and to
+/// where it was before the server after shutdown. Each upgraded client costs
+/// two threads, `conn-N` and its reader `conn-N-rx`; the server itself two,
+/// `listener` and `hub`.
 ///
-/// Thread exit cannot be waited on from outside, so this is the one place
-/// where the test polls (`wait_until`, bounded).
+/// The count is of the whole process, so the steps run in a child process
+/// that runs only this test (see [`in_own_process`]): here, the test harness
+/// starts and ends a thread per test, which would disturb it. Thread exit
+/// cannot be waited on from outside, so this is where the test polls
+/// (`wait_until`, bounded).
 #[test]
 fn client_close_and_abrupt_reset_free_every_thread() {
-    let _serial = serial();
+    if !in_own_process("client_close_and_abrupt_reset_free_every_thread") {
+        return;
+    }
     watchdog(120);
-    let before_server = server_thread_count();
-    let process_before = thread_count();
+    let before_server = thread_count();
     let server = start_default();
-    // `listener` and `hub`.
-    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == before_server + 2));
-    let idle = server_thread_count();
+    assert!(wait_until(READ_TIMEOUT, || thread_count() == before_server + 2), "{}", thread_count());
+    let idle = thread_count();
 
     let mut clients: Vec<Client> = (0..10).map(|_| connect_greeted(server.local_addr)).collect();
     assert!(wait_until(READ_TIMEOUT, || server.io.client_count() == 10));
-    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == idle + 2 * 10), "{}", server_thread_count());
-    eprintln!(
-        "threads: {} with 10 clients, {idle} idle, {before_server} before the server (process: {} → {})",
-        server_thread_count(),
-        process_before,
-        thread_count()
-    );
+    assert!(wait_until(READ_TIMEOUT, || thread_count() == idle + 2 * 10), "{}", thread_count());
+    eprintln!("threads: {before_server} before the server, {idle} idle, {} with 10 clients", thread_count());
 
     // Five close cleanly, three vanish (stream dropped), two shut their socket down.
     for client in clients.drain(..5) {
@@ -70,10 +70,37 @@ fn client_close_and_abrupt_reset_free_every_thread() {
     }
 
     assert!(wait_until(READ_TIMEOUT, || server.io.client_count() == 0), "count {}", server.io.client_count());
-    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == idle), "threads {}", server_thread_count());
+    assert!(wait_until(READ_TIMEOUT, || thread_count() == idle), "threads {}", thread_count());
 
     server.shutdown().expect("shutdown");
-    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == before_server), "{}", server_thread_count());
+    assert!(wait_until(READ_TIMEOUT, || thread_count() == before_server), "{}", thread_count());
+}
+
+/// True in a child process started to run only `test` (this test binary,
+/// `--exact test`). In the parent, runs that child, fails with its output if
+/// it failed, and returns false. In the child the only threads are the
+/// harness's main thread, the one thread running `test`, the watchdog and
+/// the server's.
+fn in_own_process(test: &str) -> bool {
+    const CHILD: &str = "WSHUB_TEST_OWN_PROCESS";
+    if std::env::var_os(CHILD).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // Output captured, not inherited: the child's own "test result" line would
+    // be counted twice by tools that read `cargo test`'s output.
+    let child = std::process::Command::new(exe)
+        .args(["--exact", test, "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .expect("start the child test process");
+    assert!(
+        child.status.success(),
+        "{test} failed in its own process:\n{}{}",
+        String::from_utf8_lossy(&child.stdout),
+        String::from_utf8_lossy(&child.stderr)
+    );
+    false
 }
 
 /// `on_disconnect` handlers run once when the connection ends, with the
