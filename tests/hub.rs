@@ -136,11 +136,20 @@ fn tick_number(message: &Message) -> Option<usize> {
     rest[..rest.find(',')?].parse().ok()
 }
 
+/// The most a TCP socket's send buffer may grow to (Linux: the last field of
+/// `tcp_wmem`; 4 MiB, the usual default, where it cannot be read).
+fn send_buffer_limit() -> usize {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().last()?.parse().ok())
+        .unwrap_or(4 << 20)
+}
+
 /// A slow consumer: one client stops reading while 20 others receive every
-/// one of 1,000 numbered 16 KiB broadcasts, in order. The stalled client's
-/// socket buffers fill, its connection thread blocks in `write`, its small
-/// outbox fills, and the hub drops it instead of waiting. When it finally
-/// reads, it finds what was buffered (in order) and then Close 1013.
+/// one of 1,000 numbered broadcasts (16 KiB each here), in order. The stalled
+/// client's socket buffers fill, its connection thread blocks in `write`, its
+/// small outbox fills, and the hub drops it instead of waiting. When it
+/// finally reads, it finds what was buffered (in order) and then Close 1013.
 ///
 /// The 20 healthy clients are flow-controlled by the test: at most `WINDOW`
 /// broadcasts (half the outbox) are in flight to any of them, so their
@@ -151,8 +160,6 @@ fn tick_number(message: &Message) -> Option<usize> {
 fn slow_consumer_is_closed_with_1013_while_20_others_get_all_1000_broadcasts_in_order() {
     const HEALTHY: usize = 20;
     const BROADCASTS: usize = 1000;
-    /// 1,000 × 16 KiB = 16 MB: far more than loopback socket buffers hold.
-    const PAYLOAD: usize = 16 * 1024;
     const OUTBOX: usize = 16;
     const WINDOW: usize = OUTBOX / 2;
 
@@ -181,7 +188,10 @@ fn slow_consumer_is_closed_with_1013_while_20_others_get_all_1000_broadcasts_in_
         })
         .collect();
 
-    let pad = "x".repeat(PAYLOAD);
+    // Four times what the kernel may buffer for the stalled socket (16 KiB
+    // each with Linux's default 4 MiB send-buffer limit), so it surely fills.
+    let payload = (4 * send_buffer_limit() / BROADCASTS).max(16 * 1024);
+    let pad = "x".repeat(payload);
     let mut received = [0usize; HEALTHY];
     for n in 0..BROADCASTS {
         while received.iter().min().unwrap() + WINDOW <= n {
