@@ -21,7 +21,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -34,7 +34,7 @@ use tungstenite::{Message, WebSocket};
 
 use crate::handshake::{self, Route};
 use crate::http::{self, HeadError, Response};
-use crate::hub::{Command, Member};
+use crate::hub::{Command, Member, OutboxState};
 use crate::protocol::{Outgoing, Wire};
 use crate::reader::{self, Chunk, Inbox};
 use crate::server::Shared;
@@ -195,8 +195,8 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
     };
 
     let (outbox_tx, outbox_rx) = bounded::<Message>(config.outbox_capacity);
-    let kicked = Arc::new(AtomicU16::new(0));
-    shared.io.send(Command::Register(Member { id, wire, outbox: outbox_tx, kicked: kicked.clone() }));
+    let outbox_state = Arc::new(OutboxState::new());
+    shared.io.send(Command::Register(Member { id, wire, outbox: outbox_tx, state: outbox_state.clone() }));
     // Why look now: a Register queued behind the hub's Shutdown is never read,
     // so the hub would never close this client and `shutdown()` would wait for
     // it forever. The server is marked stopping before Shutdown is sent, so a
@@ -214,13 +214,14 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
         close_timeout: config.close_timeout,
         last_heard: Instant::now(),
         outbox: outbox_rx,
+        outbox_state,
         close_deadline: never(),
         closing: None,
         peer_close: None,
     };
 
     let handler = shared.connection_handler();
-    let ending = conn.run(handler.as_deref(), inbound_rx, tick(config.ping_interval), &kicked, stopping);
+    let ending = conn.run(handler.as_deref(), inbound_rx, tick(config.ping_interval), stopping);
     match &ending {
         Ending::Failed(..) | Ending::WriteFailed(_) | Ending::Silent => log::warn!("socket {id}: closed: {ending}"),
         _ => log::info!("socket {id}: closed: {ending}"),
@@ -253,6 +254,9 @@ pub struct Connection {
     /// Frames from the hub. Replaced by `never()` once the hub lets go: a
     /// disconnected receiver is always ready and would make `select!` spin.
     outbox: Receiver<Message>,
+    /// Shared with the hub: why it let go of the outbox, and whether this
+    /// thread is stuck in a write or handler (see `hub::wait_for_room`).
+    outbox_state: Arc<OutboxState>,
     /// Fires when the client has taken too long to answer our Close.
     close_deadline: Receiver<Instant>,
     /// The close code and reason we sent, once we started closing.
@@ -269,7 +273,6 @@ impl Connection {
         on_connection: Option<&(dyn Fn(&Socket) + Send + Sync)>,
         inbound: Receiver<Chunk>,
         heartbeat: Receiver<Instant>,
-        kicked: &AtomicU16,
         stopping: bool,
     ) -> Ending {
         if stopping {
@@ -293,7 +296,7 @@ impl Connection {
                 recv(inbound) -> chunk => self.on_bytes(chunk.unwrap_or_default()),
                 recv(self.outbox) -> frame => match frame {
                     Ok(frame) => self.send(frame),
-                    Err(_) => self.hub_let_go(kicked.load(Ordering::Relaxed)),
+                    Err(_) => self.hub_let_go(self.outbox_state.kicked.load(Ordering::Relaxed)),
                 },
                 recv(heartbeat) -> _ => self.on_heartbeat(),
                 recv(self.close_deadline) -> _ => Err(self.close_timed_out()),
@@ -354,7 +357,9 @@ impl Connection {
     /// Afterwards writes what the handler emitted and honours `disconnect()`.
     fn guard(&mut self, f: impl FnOnce(&Socket)) -> Result<(), Ending> {
         let socket = &self.socket;
+        self.outbox_state.busy();
         let result = panic::catch_unwind(AssertUnwindSafe(|| f(socket)));
+        self.outbox_state.idle();
         self.flush_queued()?;
         if result.is_err() {
             log::error!("socket {}: a handler panicked; closing this connection with 1011", self.socket.id());
@@ -383,10 +388,12 @@ impl Connection {
         if self.closing.is_some() {
             return Ok(()); // after our Close, nothing more may be sent
         }
-        match self.ws.send(frame) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.write_failed(e)),
-        }
+        // Marked so the hub can tell a client that stopped reading (this write
+        // blocks) from a burst that merely outran this thread.
+        self.outbox_state.busy();
+        let sent = self.ws.send(frame);
+        self.outbox_state.idle();
+        sent.map_err(|e| self.write_failed(e))
     }
 
     /// The hub dropped our outbox: we were too slow, or the server is stopping.

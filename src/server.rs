@@ -108,6 +108,13 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a stuck client may hold up a broadcast before it is dropped
+    /// with 1013 (default 500 ms).
+    pub fn slow_client_timeout(mut self, timeout: Duration) -> Self {
+        self.config.slow_client_timeout = timeout;
+        self
+    }
+
     /// Most connections at once (default 10,000; over it: 503).
     pub fn max_clients(mut self, clients: usize) -> Self {
         self.config.max_clients = clients;
@@ -231,7 +238,8 @@ impl Server {
         // let them pile up unread until the bounded queue is full, and then
         // block those connection threads, and the listener joining them, forever.
         let Server { listener, local_addr, shared, hub_rx, clients } = self;
-        let hub = thread::Builder::new().name("hub".into()).spawn(move || hub::run(hub_rx, clients))?;
+        let slow = shared.config.slow_client_timeout;
+        let hub = thread::Builder::new().name("hub".into()).spawn(move || hub::run(hub_rx, clients, slow))?;
         log::info!("listening on {local_addr}");
         listener::accept_loop(&listener, &shared);
         let _ = hub.join();
