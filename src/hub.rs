@@ -151,6 +151,7 @@ impl Hub {
     fn emit(&mut self, target: &Target, event: &Outgoing) {
         let mut encoded: [Option<Message>; Wire::ALL.len()] = Default::default();
         let mut too_slow = Vec::new();
+        // ANCHOR: offer
         let mut offer = |member: &Member| {
             let frame = encoded[member.wire.index()].get_or_insert_with(|| member.wire.encode(event));
             match member.outbox.try_send(frame.clone()) {
@@ -160,6 +161,7 @@ impl Hub {
                 Err(TrySendError::Disconnected(_)) => {}
             }
         };
+        // ANCHOR_END: offer
         match target {
             Target::All { except } => {
                 for (id, (member, _)) in &self.members {
