@@ -26,6 +26,7 @@ fn main() -> std::io::Result<()> {
     let serve = std::env::args().any(|a| a == "--serve");
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
 
+    // ANCHOR: server
     // One server, one port: a page at `/` and WebSocket upgrades at `/ws`.
     let server = Server::builder().page("/", PAGE).bind(("127.0.0.1", port))?;
     server.on_connection(|socket| {
@@ -33,6 +34,7 @@ fn main() -> std::io::Result<()> {
         socket.on("client-message", |socket, data| socket.emit("echo", data));
     });
     let handle = server.spawn()?;
+    // ANCHOR_END: server
     let addr = handle.local_addr;
 
     println!("=== 1. Plain HTTP: one request, one response, then the server closes ===\n");

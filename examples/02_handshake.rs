@@ -70,6 +70,7 @@ fn main() -> std::io::Result<()> {
     handle.shutdown()
 }
 
+// ANCHOR: accept_key
 /// `Sec-WebSocket-Accept` = base64(SHA-1(key + GUID)), printing each step.
 fn accept_key(key: &str) -> String {
     let joined = format!("{key}{GUID}");
@@ -81,6 +82,7 @@ fn accept_key(key: &str) -> String {
     println!("3. base64:            {accept}");
     accept
 }
+// ANCHOR_END: accept_key
 
 /// SHA-1 (FIPS 180-4), written out. Never use it for security: the handshake
 /// uses it only to prove that the server read the key.

@@ -110,6 +110,7 @@ fn relay(mut from: TcpStream, mut to: TcpStream, direction: &str) {
 /// Takes one frame apart (RFC 6455, section 5.2). `None`: not complete yet.
 fn decode(bytes: &[u8]) -> Option<(String, usize)> {
     let [b0, b1, ..] = *bytes else { return None };
+    // ANCHOR: decode
     let fin = b0 >> 7;
     let opcode = b0 & 0x0f;
     let masked = b1 >> 7 == 1;
@@ -132,6 +133,7 @@ fn decode(bytes: &[u8]) -> Option<(String, usize)> {
             *byte ^= key[i % 4];
         }
     }
+    // ANCHOR_END: decode
 
     let kind = match opcode {
         0x0 => "continuation",

@@ -23,6 +23,7 @@ use wshub::Server;
 
 fn main() -> std::io::Result<()> {
     simple_logger::SimpleLogger::new().with_level(log::LevelFilter::Warn).env().with_threads(true).init().ok();
+    // ANCHOR: server
     let server = Server::builder()
         .heartbeat(Duration::from_millis(500), Duration::from_millis(1500)) // ping every 0.5 s, give up after 1.5 s
         .close_timeout(Duration::from_secs(1))
@@ -33,6 +34,7 @@ fn main() -> std::io::Result<()> {
         socket.on_disconnect(move |_, reason| say(&format!("server: socket {id} ended: {reason}")));
     });
     let handle = server.spawn()?;
+    // ANCHOR_END: server
     let addr = handle.local_addr;
     start();
 

@@ -40,9 +40,11 @@ fn main() -> std::io::Result<()> {
     let server = Server::builder().page("/", PAGE).bind(("127.0.0.1", port))?;
     server.on_connection(|socket| socket.emit("server-message", "Welcome to the ticker"));
 
+    // ANCHOR: io
     // New: an `Io` handle, taken before the server starts, moved to another thread.
     let io = server.io();
     thread::Builder::new().name("ticker".into()).spawn(move || run_ticker(io, Duration::from_millis(250)))?;
+    // ANCHOR_END: io
 
     if serve {
         println!("Serving on http://127.0.0.1:{port}/ (Ctrl+C to stop)");
@@ -61,6 +63,7 @@ fn main() -> std::io::Result<()> {
     handle.shutdown()
 }
 
+// ANCHOR: ticker
 /// The ticker thread: a made-up price, pushed to every client every `period`.
 fn run_ticker(io: Io, period: Duration) {
     let mut price = 100.0_f64;
@@ -81,3 +84,4 @@ fn run_ticker(io: Io, period: Duration) {
         io.emit("price", json!({ "symbol": "WSHUB/EUR", "price": cents, "at": at }));
     }
 }
+// ANCHOR_END: ticker
