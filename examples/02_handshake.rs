@@ -8,7 +8,7 @@
 //! With `--serve`, in a second terminal (curl sends no Origin header):
 //! ```sh
 //! curl -i http://127.0.0.1:3000/ws                                   # 426 Upgrade Required
-//! curl -i -H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'Sec-WebSocket-Version: 13' \
+//! curl -i -N -H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'Sec-WebSocket-Version: 13' \
 //!      -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' http://127.0.0.1:3000/ws   # 101, then Ctrl+C
 //! ```
 //! Step through it: break on `wshub::handshake::route` (src/handshake.rs) and
