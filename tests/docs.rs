@@ -365,3 +365,29 @@ fn launch_json_has_one_configuration_per_example() {
         "launch.json: no configuration for {missing:?}; configurations for missing examples {stale:?}"
     );
 }
+
+/// Every example opens with a `//!` header that gives its own exact
+/// `cargo run --example …` line (and so survives a rename).
+#[test]
+fn every_example_header_says_how_to_run_it() {
+    let mut problems = Vec::new();
+    for entry in fs::read_dir(root().join("examples")).expect("examples/").flatten() {
+        let path = entry.path();
+        let (name, file) = if path.is_dir() {
+            (entry.file_name().to_string_lossy().into_owned(), path.join("main.rs"))
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            (path.file_stem().unwrap_or_default().to_string_lossy().into_owned(), path.clone())
+        } else {
+            continue;
+        };
+        let Ok(source) = fs::read_to_string(&file) else { continue };
+        let header: Vec<&str> = source.lines().take_while(|l| l.starts_with("//!")).collect();
+        let command = format!("cargo run --example {name}");
+        if header.is_empty() {
+            problems.push(format!("examples/{name}: no `//!` header"));
+        } else if !header.iter().any(|l| l.contains(&command) && !l.contains(&format!("{command}_"))) {
+            problems.push(format!("examples/{name}: the `//!` header never says `{command}`"));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
