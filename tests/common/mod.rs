@@ -169,7 +169,10 @@ pub fn require(tool: &str, available: bool) -> bool {
     if std::env::var("WSHUB_NO_SKIP").is_ok_and(|v| v == "1") {
         panic!("{tool} is required (WSHUB_NO_SKIP=1) but was not found; .ci/run installs it");
     }
-    eprintln!(
+    // Not `eprintln!`: libtest captures the print macros of a passing test, so
+    // the banner would never be seen. Writing to the stderr handle is not captured.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n!!!! SKIPPED: {tool} not found; this test did not run. CI sets WSHUB_NO_SKIP=1 to fail instead. !!!!\n"
     );
     false
