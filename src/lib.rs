@@ -82,6 +82,8 @@ pub type Result<T> = std::io::Result<T>;
 /// build. `tests/docs.rs` checks that every file with Rust blocks is listed.
 #[cfg(doctest)]
 mod doc_chapters {
+    #[doc = include_str!("../README.md")]
+    struct Readme;
     #[doc = include_str!("../docs/README.md")]
     struct Contents;
     #[doc = include_str!("../docs/01-http-vs-websocket.md")]
