@@ -269,8 +269,8 @@ impl Connection {
                 return end;
             }
         }
-        // ANCHOR: select
         loop {
+            // ANCHOR: select
             let step = select! {
                 recv(inbound) -> chunk => self.on_bytes(chunk.unwrap_or_default()),
                 recv(self.outbox) -> frame => match frame {
@@ -283,8 +283,8 @@ impl Connection {
             if let Err(ending) = step {
                 return ending;
             }
+            // ANCHOR_END: select
         }
-        // ANCHOR_END: select
     }
 
     /// New bytes from the reader thread: feed them to tungstenite and handle

@@ -149,9 +149,9 @@ impl Hub {
     /// Encodes `event` at most once per wire format and offers it to every
     /// targeted outbox without waiting.
     fn emit(&mut self, target: &Target, event: &Outgoing) {
+        // ANCHOR: offer
         let mut encoded: [Option<Message>; Wire::ALL.len()] = Default::default();
         let mut too_slow = Vec::new();
-        // ANCHOR: offer
         let mut offer = |member: &Member| {
             let frame = encoded[member.wire.index()].get_or_insert_with(|| member.wire.encode(event));
             match member.outbox.try_send(frame.clone()) {

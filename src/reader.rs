@@ -20,12 +20,12 @@ use crossbeam_channel::Sender;
 /// (or the socket failed): there will be no more.
 pub type Chunk = Vec<u8>;
 
+// ANCHOR: read_loop
 /// The reader thread's whole job: socket → channel until EOF or error.
 ///
 /// The channel is bounded: when the connection thread is busy (a slow handler),
 /// the reader blocks in `send`, stops reading, and TCP flow control slows the
 /// client down. Memory per connection stays bounded.
-// ANCHOR: read_loop
 pub fn read_loop(mut stream: TcpStream, inbound: Sender<Chunk>, buffer_size: usize) {
     let mut buf = vec![0u8; buffer_size];
     loop {
