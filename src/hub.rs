@@ -146,10 +146,10 @@ impl Hub {
         }
     }
 
+    // ANCHOR: emit
     /// Encodes `event` at most once per wire format and offers it to every
     /// targeted outbox without waiting.
     fn emit(&mut self, target: &Target, event: &Outgoing) {
-        // ANCHOR: offer
         let mut encoded: [Option<Message>; Wire::ALL.len()] = Default::default();
         let mut too_slow = Vec::new();
         let mut offer = |member: &Member| {
@@ -161,7 +161,6 @@ impl Hub {
                 Err(TrySendError::Disconnected(_)) => {}
             }
         };
-        // ANCHOR_END: offer
         match target {
             Target::All { except } => {
                 for (id, (member, _)) in &self.members {
@@ -190,4 +189,5 @@ impl Hub {
             self.kick(id, 1013);
         }
     }
+    // ANCHOR_END: emit
 }
