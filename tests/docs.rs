@@ -215,6 +215,20 @@ fn named_path(span: &str) -> Option<&str> {
     (prefixes.iter().any(|p| path.starts_with(p)) && is_file).then_some(path)
 }
 
+/// The values of `flag` on a command line: `--example seed` or `--example=seed`.
+/// Placeholders such as `--test <name>` give nothing.
+fn flag_values<'a>(line: &'a str, flag: &'a str) -> impl Iterator<Item = String> + 'a {
+    line.split_whitespace().zip(line.split_whitespace().skip(1).chain([""])).filter_map(move |(word, next)| {
+        let value = if word == flag { next } else { word.strip_prefix(flag)?.strip_prefix('=')? };
+        let value: String = value.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+        (!value.is_empty()).then_some(value)
+    })
+}
+
+fn example_names(line: &str) -> impl Iterator<Item = String> + '_ {
+    flag_values(line, "--example")
+}
+
 /// Checks that a debugger path like `wshub::connection::Connection::run` or
 /// `seed::on_client_message` names a function that exists in its file.
 fn check_function(symbol: &str, at: &str, problems: &mut Vec<String>) {
@@ -276,17 +290,14 @@ fn named_files_and_functions_exist() {
                     check_function(span, &at, &mut problems);
                 }
             }
-            for (command, dir) in [("cargo run --example ", "examples"), ("cargo test --test ", "tests")] {
-                for rest in line.split(command).skip(1) {
-                    let name: String =
-                        rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
-                    if name.is_empty() {
-                        continue; // a placeholder such as `cargo test --test <name>`
-                    }
+            if line.contains("cargo ") {
+                let examples = example_names(line).map(|n| ("--example", "examples", n));
+                let tests = flag_values(line, "--test").map(|n| ("--test", "tests", n));
+                for (flag, dir, name) in examples.chain(tests) {
                     let single = format!("{dir}/{name}.rs");
                     let folder = format!("{dir}/{name}/main.rs");
                     if !exists(&single) && !exists(&folder) {
-                        problems.push(format!("{at}: `{command}{name}`: no {single}"));
+                        problems.push(format!("{at}: `{flag} {name}`: no {single}"));
                     }
                 }
             }
@@ -367,7 +378,8 @@ fn launch_json_has_one_configuration_per_example() {
 }
 
 /// Every example opens with a `//!` header that gives its own exact
-/// `cargo run --example …` line (and so survives a rename).
+/// `cargo run --example …` line (flags such as `--release` allowed), so the
+/// line survives a rename.
 #[test]
 fn every_example_header_says_how_to_run_it() {
     let mut problems = Vec::new();
@@ -382,11 +394,11 @@ fn every_example_header_says_how_to_run_it() {
         };
         let Ok(source) = fs::read_to_string(&file) else { continue };
         let header: Vec<&str> = source.lines().take_while(|l| l.starts_with("//!")).collect();
-        let command = format!("cargo run --example {name}");
+        let says_it = |line: &&str| line.contains("cargo run") && example_names(line).any(|n| n == name);
         if header.is_empty() {
             problems.push(format!("examples/{name}: no `//!` header"));
-        } else if !header.iter().any(|l| l.contains(&command) && !l.contains(&format!("{command}_"))) {
-            problems.push(format!("examples/{name}: the `//!` header never says `{command}`"));
+        } else if !header.iter().any(says_it) {
+            problems.push(format!("examples/{name}: the `//!` header never says `cargo run --example {name}`"));
         }
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
