@@ -5,7 +5,9 @@
 # and checks that the breakpoint is hit on a connection thread and that the
 # backtrace runs from the handler through wshub's connection loop.
 #
-#   .ci/gdb.sh            # prints "gdb: 1 passed, 0 failed" or fails
+# Then it checks that every breakpoint the chapters name resolves in gdb.
+#
+#   .ci/gdb.sh            # prints "gdb: 2 passed, 0 failed" or fails
 #   KEEP=1 .ci/gdb.sh     # also keeps the session's output in /tmp/wshub-gdb.log
 #
 # Chapter 10 (docs/10-debugging.md) shows a session made the same way.
@@ -15,7 +17,7 @@ log=/tmp/wshub-gdb.log
 fail() {
   echo "gdb: $1"
   [ -f "$log" ] && tail -n 60 "$log"
-  echo "gdb: 0 passed, 1 failed"
+  echo "gdb: 0 passed, 2 failed"
   exit 1
 }
 
@@ -92,4 +94,43 @@ for frame in seed::on_client_message wshub::socket::Socket::dispatch \
   grep -q " in $frame\| $frame " "$log" || fail "the backtrace has no $frame"
 done
 [ -n "${KEEP:-}" ] || rm -f /tmp/wshub-gdb-client.log
-echo "gdb: 1 passed, 0 failed"
+
+# Check 2: every breakpoint a chapter names ("Step through it") resolves in
+# the chapter's first example (from the table in docs/README.md), so that
+# `break <name>` works for a reader. A function that was renamed, made
+# generic or inlined away fails here.
+pairs=$(python3 - <<'EOF'
+import re
+rows = {}
+for line in open("docs/README.md"):
+    m = re.match(r"\| \d\d \| \[.*?\]\((.*?)\) \| (.*?) \|", line)
+    examples = re.findall(r"`examples/(\w+)\.rs`", m.group(2)) if m else []
+    if examples:
+        rows[m.group(1)] = examples[0]
+for chapter, example in sorted(rows.items()):
+    try:
+        text = open("docs/" + chapter).read()
+    except OSError:
+        continue  # a chapter from another branch, not merged yet
+    step = text.split("## Step through it", 1)[-1].split("\n## ", 1)[0]
+    for span in sorted(set(re.findall(r"`([^` <]+)`", step))):
+        if "::" in span:
+            print(chapter, example, span)
+EOF
+)
+[ -n "$pairs" ] || fail "no breakpoints found in docs/"
+for example in $(echo "$pairs" | awk '{print $2}' | sort -u); do
+  timeout 600 cargo build --quiet --example "$example" || fail "cargo build --example $example failed"
+done
+unresolved=0
+while read -r chapter example symbol; do
+  if ! timeout 60 gdb -nx -batch -ex "break $symbol" "target/debug/examples/$example" 2>&1 | grep -q '^Breakpoint 1 at'; then
+    echo "gdb: $chapter: 'break $symbol' does not resolve in examples/$example.rs"
+    unresolved=$((unresolved + 1))
+  fi
+done <<<"$pairs"
+if [ "$unresolved" -ne 0 ]; then
+  echo "gdb: 1 passed, 1 failed"
+  exit 1
+fi
+echo "gdb: 2 passed, 0 failed ($(echo "$pairs" | wc -l) documented breakpoints resolve)"

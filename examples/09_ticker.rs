@@ -11,7 +11,7 @@
 //! cargo run --example client -- ws://127.0.0.1:3000/ws
 //! ```
 //! Step through it: break on `09_ticker::run_ticker` (this file) to see the
-//! push leave the ticker thread, then on `wshub::io::Io::emit` (src/io.rs).
+//! push leave the ticker thread, then on `wshub::io::Io::send` (src/io.rs).
 
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -286,7 +286,7 @@ fn named_files_and_functions_exist() {
                         problems.push(format!("{at}: `{path}` does not exist"));
                     }
                 }
-                if (in_step_section || is_table_row) && span.contains("::") && !span.contains(' ') {
+                if (in_step_section || is_table_row) && span.contains("::") && !span.contains([' ', '<']) {
                     check_function(span, &at, &mut problems);
                 }
             }
