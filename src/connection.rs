@@ -197,6 +197,12 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
     let (outbox_tx, outbox_rx) = bounded::<Message>(config.outbox_capacity);
     let kicked = Arc::new(AtomicU16::new(0));
     shared.io.send(Command::Register(Member { id, wire, outbox: outbox_tx, kicked: kicked.clone() }));
+    // Why look now: a Register queued behind the hub's Shutdown is never read,
+    // so the hub would never close this client and `shutdown()` would wait for
+    // it forever. The server is marked stopping before Shutdown is sent, so a
+    // Register that came too late sees the mark here (if the hub did take it,
+    // it closes us too; the second close is a no-op).
+    let stopping = shared.is_stopping();
 
     let ws = WebSocket::from_partially_read(Inbox::new(stream), rest, Role::Server, Some(config.websocket()));
     let socket = Socket::new(info, shared.io.clone());
@@ -214,7 +220,7 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
     };
 
     let handler = shared.connection_handler();
-    let ending = conn.run(handler.as_deref(), inbound_rx, tick(config.ping_interval), &kicked);
+    let ending = conn.run(handler.as_deref(), inbound_rx, tick(config.ping_interval), &kicked, stopping);
     match &ending {
         Ending::Failed(..) | Ending::WriteFailed(_) | Ending::Silent => log::warn!("socket {id}: closed: {ending}"),
         _ => log::info!("socket {id}: closed: {ending}"),
@@ -256,18 +262,31 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// The loop. Returns how the connection ended.
+    /// The loop. Returns how the connection ended. `stopping`: the server began
+    /// shutting down as this client registered; close it at once with 1001.
     fn run(
         &mut self,
         on_connection: Option<&(dyn Fn(&Socket) + Send + Sync)>,
         inbound: Receiver<Chunk>,
         heartbeat: Receiver<Instant>,
         kicked: &AtomicU16,
+        stopping: bool,
     ) -> Ending {
+        if stopping {
+            if let Err(end) = self.start_close(1001, "server shutting down") {
+                return end;
+            }
+        }
         if let Some(handler) = on_connection {
             if let Err(end) = self.guard(|socket| handler(socket)) {
                 return end;
             }
+        }
+        // Frames the client sent right behind its request head are already in
+        // tungstenite's buffer (`from_partially_read`); no chunk from the reader
+        // will announce them, so handle them now, with the handlers registered.
+        if let Err(end) = self.read_messages() {
+            return end;
         }
         loop {
             // ANCHOR: select
@@ -293,6 +312,12 @@ impl Connection {
     fn on_bytes(&mut self, chunk: Chunk) -> Result<(), Ending> {
         self.last_heard = Instant::now();
         self.ws.get_mut().push(chunk);
+        self.read_messages()
+    }
+
+    /// Handles every complete message in the bytes tungstenite has, until it
+    /// needs more (`WouldBlock`).
+    fn read_messages(&mut self) -> Result<(), Ending> {
         loop {
             match self.ws.read() {
                 Ok(message) => self.on_message(message)?,
