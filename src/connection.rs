@@ -292,6 +292,7 @@ impl Connection {
             return end;
         }
         loop {
+            // ANCHOR: select
             let step = select! {
                 recv(inbound) -> chunk => self.on_bytes(chunk.unwrap_or_default()),
                 recv(self.outbox) -> frame => match frame {
@@ -304,11 +305,13 @@ impl Connection {
             if let Err(ending) = step {
                 return ending;
             }
+            // ANCHOR_END: select
         }
     }
 
     /// New bytes from the reader thread: feed them to tungstenite and handle
     /// every complete message they finish (one chunk may hold none or many).
+    // ANCHOR: on_bytes
     fn on_bytes(&mut self, chunk: Chunk) -> Result<(), Ending> {
         self.last_heard = Instant::now();
         self.ws.get_mut().push(chunk);
@@ -326,6 +329,7 @@ impl Connection {
             }
         }
     }
+    // ANCHOR_END: on_bytes
 
     /// One complete message from the client.
     fn on_message(&mut self, message: Message) -> Result<(), Ending> {
@@ -397,6 +401,7 @@ impl Connection {
     }
 
     /// The hub dropped our outbox: we were too slow, or the server is stopping.
+    // ANCHOR: hub_let_go
     fn hub_let_go(&mut self, code: u16) -> Result<(), Ending> {
         self.outbox = never();
         match code {
@@ -404,8 +409,10 @@ impl Connection {
             _ => self.start_close(1001, "server shutting down"),
         }
     }
+    // ANCHOR_END: hub_let_go
 
     /// Pings the client, or gives up on it if it has been silent too long.
+    // ANCHOR: on_heartbeat
     fn on_heartbeat(&mut self) -> Result<(), Ending> {
         if self.last_heard.elapsed() > self.idle_timeout {
             // Best effort: a half-open peer will never read it.
@@ -419,6 +426,7 @@ impl Connection {
         }
         Ok(())
     }
+    // ANCHOR_END: on_heartbeat
 
     /// Sends our Close and starts the deadline for the client's answer.
     fn start_close(&mut self, code: u16, reason: &str) -> Result<(), Ending> {

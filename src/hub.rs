@@ -198,6 +198,7 @@ impl Hub {
         }
     }
 
+    // ANCHOR: emit
     /// Encodes `event` at most once per wire format and offers it to every
     /// targeted outbox.
     fn emit(&mut self, target: &Target, event: &Outgoing) {
@@ -245,6 +246,7 @@ impl Hub {
             self.kick(id, 1013);
         }
     }
+    // ANCHOR_END: emit
 }
 
 /// Waits for room in a full outbox while its connection thread is not stuck.
