@@ -116,7 +116,7 @@ proptest! {
     fn read_head_over_a_socket(
         bytes in prop_oneof![
             prop::collection::vec(any::<u8>(), 0..12_000),
-            ".{0,300}".prop_map(|s| format!("{}{s}", raw::upgrade_request("/ws")).into_bytes()),
+            ".{0,300}".prop_map(|s| format!("{}{s}", raw::upgrade_head("/ws")).into_bytes()),
         ]
     ) {
         common::watchdog(120);

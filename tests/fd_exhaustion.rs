@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::unbounded;
-use raw::upgrade_request;
+use raw::upgrade_head;
 
 /// The child's descriptor limit: a few for the process, ~2 per client.
 const CHILD_NOFILE: u64 = 64;
@@ -23,7 +23,7 @@ const CHILD_NOFILE: u64 = 64;
 fn try_upgrade(addr: SocketAddr) -> (u16, TcpStream) {
     let mut stream = TcpStream::connect(addr).expect("connect (the kernel accepts into the backlog)");
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream.write_all(upgrade_request("/ws").as_bytes()).unwrap();
+    stream.write_all(upgrade_head("/ws").as_bytes()).unwrap();
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {

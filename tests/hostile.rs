@@ -86,7 +86,7 @@ fn over_the_client_cap_gets_503() {
     let server = echo_server(Server::builder().ws_path("/").max_clients(2));
     let mut a = connect_with(server.local_addr, "/", &[]).unwrap();
     let _b = connect_with(server.local_addr, "/", &[]).unwrap();
-    let response = raw_request(server.local_addr, upgrade_request("/").as_bytes());
+    let response = raw_request(server.local_addr, upgrade_head("/").as_bytes());
     assert_eq!(status_of(&response), 503, "{response}");
     assert!(response.contains("too many clients"), "{response}");
     a.ws.send(Message::text("still here")).unwrap();
@@ -113,7 +113,7 @@ fn a_request_that_stops_halfway_gets_408_at_the_deadline() {
 fn fin_or_rst_during_the_handshake() {
     let _serial = serial();
     let server = echo_server(Server::builder().ws_path("/"));
-    let request = upgrade_request("/");
+    let request = upgrade_head("/");
     let partial = &request.as_bytes()[..40];
     for rst in [false, true] {
         let mut stream = TcpStream::connect(server.local_addr).unwrap();

@@ -52,7 +52,7 @@ pub fn reset(stream: TcpStream) {
 }
 
 /// A valid upgrade request for `path`.
-pub fn upgrade_request(path: &str) -> String {
+pub fn upgrade_head(path: &str) -> String {
     format!(
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
@@ -68,7 +68,7 @@ pub fn upgrade(addr: SocketAddr, path: &str) -> TcpStream {
 /// Sends a valid upgrade request on `stream` and reads the 101.
 pub fn upgrade_stream(mut stream: TcpStream, path: &str) -> TcpStream {
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream.write_all(upgrade_request(path).as_bytes()).unwrap();
+    stream.write_all(upgrade_head(path).as_bytes()).unwrap();
     // Read byte by byte up to the blank line, so no frame byte is consumed.
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
