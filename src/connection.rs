@@ -21,20 +21,21 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{after, bounded, never, select, tick, unbounded, Receiver};
+use crossbeam_channel::{after, bounded, never, select, tick, Receiver};
 use tungstenite::error::{Error as WsError, ProtocolError};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Message, WebSocket};
 
+use crate::config::Config;
 use crate::handshake::{self, Route};
 use crate::http::{self, HeadError, Response};
-use crate::hub::{Command, Member};
+use crate::hub::{Command, Member, OutboxState};
 use crate::protocol::{Outgoing, Wire};
 use crate::reader::{self, Chunk, Inbox};
 use crate::server::Shared;
@@ -112,6 +113,12 @@ pub(crate) fn serve(mut stream: TcpStream, id: SocketId, shared: Arc<Shared>) {
     match handshake::route(&request, config, &shared.pages) {
         Route::Respond(response) => respond(stream, id, response, head_only),
         Route::Upgrade { key, wire, origin } => {
+            // Prepared before the 101, so that a failure can still be
+            // answered with a status.
+            if let Err(e) = prepare(&stream, config) {
+                log::warn!("socket {id}: cannot prepare the socket: {e}");
+                return respond(stream, id, Response::refusal(503, "server cannot take more clients now"), false);
+            }
             if let Err(e) = stream.write_all(handshake::accept_response(&key).as_bytes()) {
                 return log::info!("socket {id}: gone during the handshake ({e})");
             }
@@ -163,19 +170,20 @@ fn linger(stream: &mut TcpStream) {
     }
 }
 
+/// Sets the socket up for the WebSocket loop. From here on nothing blocks on
+/// a read timeout: the reader thread waits, and writes give up after the
+/// write timeout.
+fn prepare(stream: &TcpStream, config: &Config) -> io::Result<()> {
+    stream.set_read_timeout(None)?;
+    stream.set_write_timeout(Some(config.write_timeout))?;
+    stream.set_nodelay(true)
+}
+
 /// After the 101: start the reader thread, register with the hub, greet the
 /// handler, and run the loop until the connection ends.
 fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire, shared: &Shared) {
     let id = info.id;
     let config = &shared.config;
-    // From here on nothing blocks on a read timeout: the reader thread waits.
-    let prepared = stream
-        .set_read_timeout(None)
-        .and_then(|_| stream.set_write_timeout(Some(config.write_timeout)))
-        .and_then(|_| stream.set_nodelay(true));
-    if let Err(e) = prepared {
-        return log::warn!("socket {id}: cannot prepare the socket: {e}");
-    }
     // Both threads use the same socket through an `Arc` (`&TcpStream` reads
     // and writes) rather than a `try_clone`d second descriptor: one file
     // descriptor per client, so 10,000 clients fit in a 20,000 fd limit.
@@ -197,10 +205,16 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
         }
     };
 
-    // Unbounded only in type: the hub keeps it under `outbox_capacity` (see hub.rs).
-    let (outbox_tx, outbox_rx) = unbounded::<Message>();
-    let kicked = Arc::new(AtomicU16::new(0));
-    shared.io.send(Command::Register(Member { id, wire, outbox: outbox_tx, kicked: kicked.clone() }));
+    // `Arc`s, not `Message`s: see `Member::outbox` in hub.rs.
+    let (outbox_tx, outbox_rx) = bounded::<Arc<Message>>(config.outbox_capacity);
+    let outbox_state = Arc::new(OutboxState::new());
+    shared.io.send(Command::Register(Member { id, wire, outbox: outbox_tx, state: outbox_state.clone() }));
+    // Why look now: a Register queued behind the hub's Shutdown is never read,
+    // so the hub would never close this client and `shutdown()` would wait for
+    // it forever. The server is marked stopping before Shutdown is sent, so a
+    // Register that came too late sees the mark here (if the hub did take it,
+    // it closes us too; the second close is a no-op).
+    let stopping = shared.is_stopping();
 
     let ws = WebSocket::from_partially_read(Inbox::new(stream), rest, Role::Server, Some(config.websocket()));
     let socket = Socket::new(info, shared.io.clone());
@@ -212,13 +226,14 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
         close_timeout: config.close_timeout,
         last_heard: Instant::now(),
         outbox: outbox_rx,
+        outbox_state,
         close_deadline: never(),
         closing: None,
         peer_close: None,
     };
 
     let handler = shared.connection_handler();
-    let ending = conn.run(handler.as_deref(), inbound_rx, tick(config.ping_interval), &kicked);
+    let ending = conn.run(handler.as_deref(), &inbound_rx, tick(config.ping_interval), stopping);
     match &ending {
         Ending::Failed(..) | Ending::WriteFailed(_) | Ending::Silent => log::warn!("socket {id}: closed: {ending}"),
         _ => log::info!("socket {id}: closed: {ending}"),
@@ -230,8 +245,27 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
     if panic::catch_unwind(AssertUnwindSafe(|| socket.disconnected(&ending.to_string()))).is_err() {
         log::error!("socket {id}: an on_disconnect handler panicked");
     }
+    let stream = conn.ws.get_ref().stream();
+    if let Ending::Failed(..) = ending {
+        // We sent a Close with the reason (1002, 1007, 1009) but the client
+        // may still be sending. Closing the socket now, with its bytes
+        // unread, would make the kernel send RST, which can destroy our Close
+        // before the client reads it. So: FIN, then discard what still comes
+        // until the client closes too (or the close timeout passes).
+        let _ = stream.shutdown(Shutdown::Write);
+        let give_up = after(config.close_timeout);
+        loop {
+            select! {
+                recv(inbound_rx) -> chunk => if chunk.map_or(true, |c| c.is_empty()) { break },
+                recv(give_up) -> _ => break,
+            }
+        }
+    }
     // Wakes the reader thread out of its blocking read, then waits for it.
-    let _ = conn.ws.get_ref().stream().shutdown(Shutdown::Both);
+    // The channel goes first: a reader blocked on a full channel must see it
+    // disconnected, or the join would wait forever.
+    let _ = stream.shutdown(Shutdown::Both);
+    drop(inbound_rx);
     let _ = reader.join();
 }
 
@@ -250,7 +284,10 @@ pub struct Connection {
     last_heard: Instant,
     /// Frames from the hub. Replaced by `never()` once the hub lets go: a
     /// disconnected receiver is always ready and would make `select!` spin.
-    outbox: Receiver<Message>,
+    outbox: Receiver<Arc<Message>>,
+    /// Shared with the hub: why it let go of the outbox, and whether this
+    /// thread is stuck in a write or handler (see `hub::wait_for_room`).
+    outbox_state: Arc<OutboxState>,
     /// Fires when the client has taken too long to answer our Close.
     close_deadline: Receiver<Instant>,
     /// The close code and reason we sent, once we started closing.
@@ -260,25 +297,38 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// The loop. Returns how the connection ended.
+    /// The loop. Returns how the connection ended. `stopping`: the server began
+    /// shutting down as this client registered; close it at once with 1001.
     fn run(
         &mut self,
         on_connection: Option<&(dyn Fn(&Socket) + Send + Sync)>,
-        inbound: Receiver<Chunk>,
+        inbound: &Receiver<Chunk>,
         heartbeat: Receiver<Instant>,
-        kicked: &AtomicU16,
+        stopping: bool,
     ) -> Ending {
+        if stopping {
+            if let Err(end) = self.start_close(1001, "server shutting down") {
+                return end;
+            }
+        }
         if let Some(handler) = on_connection {
             if let Err(end) = self.guard(|socket| handler(socket)) {
                 return end;
             }
         }
+        // Frames the client sent right behind its request head are already in
+        // tungstenite's buffer (`from_partially_read`); no chunk from the reader
+        // will announce them, so handle them now, with the handlers registered.
+        if let Err(end) = self.read_messages() {
+            return end;
+        }
         loop {
+            // ANCHOR: select
             let step = select! {
                 recv(inbound) -> chunk => self.on_bytes(chunk.unwrap_or_default()),
                 recv(self.outbox) -> frame => match frame {
-                    Ok(frame) => self.send(frame),
-                    Err(_) => self.hub_let_go(kicked.load(Ordering::Relaxed)),
+                    Ok(frame) => self.send(Arc::unwrap_or_clone(frame)),
+                    Err(_) => self.hub_let_go(self.outbox_state.kicked.load(Ordering::Relaxed)),
                 },
                 recv(heartbeat) -> _ => self.on_heartbeat(),
                 recv(self.close_deadline) -> _ => Err(self.close_timed_out()),
@@ -286,14 +336,22 @@ impl Connection {
             if let Err(ending) = step {
                 return ending;
             }
+            // ANCHOR_END: select
         }
     }
 
     /// New bytes from the reader thread: feed them to tungstenite and handle
     /// every complete message they finish (one chunk may hold none or many).
+    // ANCHOR: on_bytes
     fn on_bytes(&mut self, chunk: Chunk) -> Result<(), Ending> {
         self.last_heard = Instant::now();
         self.ws.get_mut().push(chunk);
+        self.read_messages()
+    }
+
+    /// Handles every complete message in the bytes tungstenite has, until it
+    /// needs more (`WouldBlock`).
+    fn read_messages(&mut self) -> Result<(), Ending> {
         loop {
             match self.ws.read() {
                 Ok(message) => self.on_message(message)?,
@@ -302,11 +360,15 @@ impl Connection {
             }
         }
     }
+    // ANCHOR_END: on_bytes
 
     /// One complete message from the client.
     fn on_message(&mut self, message: Message) -> Result<(), Ending> {
         match message {
             Message::Text(_) | Message::Binary(_) if self.closing.is_none() => {
+                if self.socket.takes_raw_messages() {
+                    return self.guard(|socket| socket.dispatch_raw(message));
+                }
                 let inbound = self.wire.decode(&message);
                 match inbound {
                     Ok(inbound) => self.guard(|socket| socket.dispatch(inbound))?,
@@ -333,7 +395,9 @@ impl Connection {
     /// Afterwards writes what the handler emitted and honours `disconnect()`.
     fn guard(&mut self, f: impl FnOnce(&Socket)) -> Result<(), Ending> {
         let socket = &self.socket;
+        self.outbox_state.busy();
         let result = panic::catch_unwind(AssertUnwindSafe(|| f(socket)));
+        self.outbox_state.idle();
         self.flush_queued()?;
         if result.is_err() {
             log::error!("socket {}: a handler panicked; closing this connection with 1011", self.socket.id());
@@ -362,13 +426,16 @@ impl Connection {
         if self.closing.is_some() {
             return Ok(()); // after our Close, nothing more may be sent
         }
-        match self.ws.send(frame) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.write_failed(e)),
-        }
+        // Marked so the hub can tell a client that stopped reading (this write
+        // blocks) from a burst that merely outran this thread.
+        self.outbox_state.busy();
+        let sent = self.ws.send(frame);
+        self.outbox_state.idle();
+        sent.map_err(|e| self.write_failed(e))
     }
 
     /// The hub dropped our outbox: we were too slow, or the server is stopping.
+    // ANCHOR: hub_let_go
     fn hub_let_go(&mut self, code: u16) -> Result<(), Ending> {
         self.outbox = never();
         match code {
@@ -376,8 +443,10 @@ impl Connection {
             _ => self.start_close(1001, "server shutting down"),
         }
     }
+    // ANCHOR_END: hub_let_go
 
     /// Pings the client, or gives up on it if it has been silent too long.
+    // ANCHOR: on_heartbeat
     fn on_heartbeat(&mut self) -> Result<(), Ending> {
         if self.last_heard.elapsed() > self.idle_timeout {
             // Best effort: a half-open peer will never read it.
@@ -391,6 +460,7 @@ impl Connection {
         }
         Ok(())
     }
+    // ANCHOR_END: on_heartbeat
 
     /// Sends our Close and starts the deadline for the client's answer.
     fn start_close(&mut self, code: u16, reason: &str) -> Result<(), Ending> {

@@ -34,9 +34,13 @@ pub type Pages = HashMap<String, Response>;
 /// ask them: which path, which method, is it an upgrade, which version, is the
 /// key well formed, may this Origin connect.
 pub fn route(req: &Request, config: &Config, pages: &Pages) -> Route {
-    let wire = if req.path == config.ws_path {
+    // A page and the WebSocket endpoint may share a path (e.g. both on `/`):
+    // a request asking to upgrade gets the WebSocket, any other the page.
+    let upgrading = req.header_has_token("Upgrade", "websocket");
+    let page = pages.get(&req.path).filter(|_| !(upgrading && req.path == config.ws_path));
+    let wire = if req.path == config.ws_path && page.is_none() {
         Wire::Json
-    } else if let Some(page) = pages.get(&req.path) {
+    } else if let Some(page) = page {
         return match req.method.as_str() {
             "GET" | "HEAD" => Route::Respond(page.clone()),
             _ => {
@@ -103,12 +107,14 @@ fn refuse(status: u16, reason: impl Into<String>) -> Response {
 /// client that this server understood the WebSocket request (tungstenite's
 /// `derive_accept_key` computes it). No `Sec-WebSocket-Extensions` header: we
 /// decline permessage-deflate, which tungstenite does not implement.
+// ANCHOR: accept_response
 pub fn accept_response(key: &str) -> String {
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
     )
 }
+// ANCHOR_END: accept_response
 
 /// A key is 16 random bytes in base64: 22 characters of the alphabet and `==`.
 pub fn is_valid_key(key: &str) -> bool {
@@ -140,6 +146,20 @@ mod tests {
     #[test]
     fn the_rfc_example_key_gives_the_rfc_accept_value() {
         assert!(accept_response(KEY).contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    }
+
+    #[test]
+    fn a_page_and_the_websocket_can_share_a_path() {
+        let (req, _) = parse_head(b"GET / HTTP/1.1\r\n\r\n", 64).unwrap().unwrap();
+        let mut pages = Pages::new();
+        pages.insert("/".into(), Response::refusal(200, "page"));
+        let config = Config { ws_path: "/".into(), ..Config::default() };
+        assert_eq!(status(route(&req, &config, &pages)), 200);
+        let raw = format!(
+            "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n"
+        );
+        let (req, _) = parse_head(raw.as_bytes(), 64).unwrap().unwrap();
+        assert_eq!(status(route(&req, &config, &pages)), 101);
     }
 
     #[test]

@@ -42,7 +42,7 @@
 //!    turned into events and back. The event model does not know which wire
 //!    format carried it.
 //! 7. [`socket`] — the [`Socket`] handle your handlers receive: `emit`, `on`,
-//!    acks, rooms, `disconnect`.
+//!    acks, rooms, `disconnect`, and raw frames (`on_message`, `send`).
 //! 8. [`hub`] — the `hub` thread: the registry of sockets and rooms; it encodes
 //!    each broadcast once and `try_send`s it into every bounded outbox.
 //! 9. [`io`] — [`Io`], a `Clone + Send` handle to the hub for pushing data
@@ -69,6 +69,10 @@ pub use io::{Io, To};
 pub use server::{Server, ServerBuilder, ServerHandle};
 pub use socket::{Socket, SocketId, SocketInfo};
 
+/// A WebSocket message as [`Socket::on_message`] receives it and
+/// [`Socket::send`] sends it (`tungstenite::Message`).
+pub use tungstenite::Message;
+
 /// JSON values as handlers receive them (`serde_json::Value`).
 pub use serde_json::Value;
 
@@ -76,3 +80,38 @@ pub use serde_json::Value;
 /// binding, accepting and spawning threads are the only things that can fail
 /// for the caller. Errors of one connection stop at that connection's thread.
 pub type Result<T> = std::io::Result<T>;
+
+/// The tutorial in `docs/`, compiled by `cargo test --doc`: every Rust block of
+/// a chapter is a doctest, so a chapter whose code stops compiling fails the
+/// build. `tests/docs.rs` checks that every file with Rust blocks is listed.
+#[cfg(doctest)]
+mod doc_chapters {
+    #[doc = include_str!("../README.md")]
+    struct Readme;
+    #[doc = include_str!("../docs/README.md")]
+    struct Contents;
+    #[doc = include_str!("../docs/01-http-vs-websocket.md")]
+    struct Ch01;
+    #[doc = include_str!("../docs/02-handshake.md")]
+    struct Ch02;
+    #[doc = include_str!("../docs/03-frames.md")]
+    struct Ch03;
+    #[doc = include_str!("../docs/04-threads.md")]
+    struct Ch04;
+    #[doc = include_str!("../docs/05-events.md")]
+    struct Ch05;
+    #[doc = include_str!("../docs/06-hub.md")]
+    struct Ch06;
+    #[doc = include_str!("../docs/07-origins.md")]
+    struct Ch07;
+    #[doc = include_str!("../docs/08-heartbeats.md")]
+    struct Ch08;
+    #[doc = include_str!("../docs/09-real-time-data.md")]
+    struct Ch09;
+    #[doc = include_str!("../docs/10-debugging.md")]
+    struct Ch10;
+    #[doc = include_str!("../docs/11-pitfalls.md")]
+    struct Ch11;
+    #[doc = include_str!("../docs/12-limits.md")]
+    struct Ch12;
+}

@@ -22,7 +22,8 @@ use crate::hub::Command;
 use crate::server::Shared;
 use crate::socket::SocketId;
 
-/// Longest pause when the process is out of file descriptors.
+/// Shortest and longest pause when the process is out of file descriptors.
+const MIN_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Accepts until the server is stopping, then closes every client and joins
@@ -37,23 +38,35 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     // listener frees it to accept one client and tell it 503, instead of
     // leaving everyone hanging in the backlog.
     let mut spare = File::open("/dev/null").ok();
-    let mut backoff = Duration::from_millis(10);
+    let mut backoff = MIN_BACKOFF;
 
     while !shared.is_stopping() {
         let stream = match listener.accept() {
             Ok((stream, _)) => {
-                backoff = Duration::from_millis(10);
+                backoff = MIN_BACKOFF;
                 stream
             }
             Err(e) if is_out_of_descriptors(&e) => {
-                log::warn!("accept: {e}; refusing a client and backing off {backoff:?}");
                 spare = None;
-                if let Ok((stream, _)) = listener.accept() {
-                    refuse_now(stream, 503, "server out of file descriptors, try again later");
-                }
+                let refused = match listener.accept() {
+                    Ok((stream, _)) => {
+                        refuse_now(stream, 503, "server out of file descriptors, try again later");
+                        true
+                    }
+                    Err(_) => false,
+                };
                 spare = spare.or_else(|| File::open("/dev/null").ok());
-                thread::sleep(backoff); // never spin: wait for descriptors to free up
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                // Never spin. But a refusal was useful work: pause only
+                // briefly after one, so that a queue of waiting clients gets
+                // its 503s within a fraction of a second instead of one per
+                // second. Only when not even that worked, wait longer each time.
+                let pause = if refused { MIN_BACKOFF } else { backoff };
+                let what = if refused { "refused a client with 503" } else { "could not refuse a client" };
+                log::warn!("accept: {e}; {what}, backing off {pause:?}");
+                thread::sleep(pause);
+                if !refused {
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
                 continue;
             }
             Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) => continue,
@@ -83,11 +96,14 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         let id = next_id;
         // Kept so that shutdown can wake a thread still waiting for its request.
         let Ok(clone) = stream.try_clone() else {
+            // Out of descriptors between accept and here: still answer.
+            refuse_now(stream, 503, "server out of file descriptors, try again later");
             continue;
         };
         shared.handshake_started(id, clone);
         let thread_shared = shared.clone();
         let done = done_tx.clone();
+        // ANCHOR: spawn
         let spawned = thread::Builder::new()
             .name(format!("conn-{id}"))
             .stack_size(shared.config.connection_stack_size)
@@ -95,6 +111,7 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                 connection::serve(stream, id, thread_shared);
                 let _ = done.send(id);
             });
+        // ANCHOR_END: spawn
         match spawned {
             Ok(handle) => {
                 threads.insert(id, handle);

@@ -42,6 +42,9 @@ impl Wire {
 
     /// Encodes one outgoing item as a frame.
     pub fn encode(self, out: &Outgoing) -> Message {
+        if let Outgoing::Raw(message) = out {
+            return message.clone(); // cheap: the bytes are reference-counted
+        }
         match self {
             Wire::Json => Message::text(json::encode(out)),
         }
@@ -89,6 +92,9 @@ pub enum Outgoing {
         /// What was wrong, in one line.
         message: String,
     },
+    /// A text or binary message sent as it is, whatever the wire format
+    /// ([`Socket::send`](crate::Socket::send)).
+    Raw(Message),
 }
 
 /// What the client sent: the event layer's view.
@@ -131,6 +137,7 @@ mod json {
             Outgoing::Error { message } => {
                 serde_json::json!({ "event": "error", "data": { "message": message } }).to_string()
             }
+            Outgoing::Raw(_) => unreachable!("Wire::encode sends raw messages as they are"),
         }
     }
 

@@ -21,6 +21,7 @@ use crossbeam_channel::Sender;
 /// (or the socket failed): there will be no more.
 pub type Chunk = Vec<u8>;
 
+// ANCHOR: read_loop
 /// The reader thread's whole job: socket → channel until EOF or error.
 ///
 /// The channel is bounded: when the connection thread is busy (a slow handler),
@@ -61,6 +62,7 @@ pub fn read_loop(stream: Arc<TcpStream>, inbound: Sender<Chunk>, buffer_size: us
     }
     let _ = inbound.send(Chunk::new()); // EOF
 }
+// ANCHOR_END: read_loop
 
 /// The stream tungstenite reads from and writes to on the connection thread.
 ///
@@ -105,6 +107,7 @@ impl Inbox {
     }
 }
 
+// ANCHOR: inbox_read
 impl Read for Inbox {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let available = &self.pending[self.pos..];
@@ -126,10 +129,21 @@ impl Read for Inbox {
         Ok(n)
     }
 }
+// ANCHOR_END: inbox_read
 
 impl Write for Inbox {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self.stream).write(buf)
+        match (&*self.stream).write(buf) {
+            // The write timeout passed: the client stopped reading. On Unix
+            // that shows up as `WouldBlock`, which tungstenite takes for
+            // "try again later" and which our loop reads as "no more inbound
+            // bytes", so a client that floods pings and never reads the
+            // pongs would keep its thread forever. Report a failure instead.
+            Err(e) if crate::http::is_timeout(&e) => {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out: the client is not reading"))
+            }
+            other => other,
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {

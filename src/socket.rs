@@ -18,6 +18,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 use serde_json::Value;
+use tungstenite::Message;
 
 use crate::hub::{Command, Target};
 use crate::io::{Io, To};
@@ -51,6 +52,7 @@ pub struct SocketInfo {
 type Handler = Box<dyn FnMut(&Socket, Value) -> Option<Payload>>;
 type AckCallback = Box<dyn FnOnce(&Socket, Value)>;
 type DisconnectHandler = Box<dyn FnOnce(&Socket, &str)>;
+type MessageHandler = Box<dyn FnMut(&Socket, Message)>;
 
 /// One connected client. See the [module docs](self).
 pub struct Socket {
@@ -68,6 +70,8 @@ pub struct Socket {
     /// Rooms this socket joined (the hub has the authoritative copy).
     rooms: RefCell<BTreeSet<String>>,
     on_disconnect: RefCell<Vec<DisconnectHandler>>,
+    /// Set by `on_message`: data frames go to it as they came, not decoded.
+    on_message: RefCell<Option<MessageHandler>>,
     /// A handler called `disconnect()`: the loop closes after the handler.
     disconnect_requested: Cell<bool>,
 }
@@ -83,6 +87,7 @@ impl Socket {
             queued: RefCell::default(),
             rooms: RefCell::default(),
             on_disconnect: RefCell::default(),
+            on_message: RefCell::default(),
             disconnect_requested: Cell::new(false),
         }
     }
@@ -157,6 +162,29 @@ impl Socket {
         self.handlers.borrow_mut().insert(event.to_string(), Rc::new(RefCell::new(handler)));
     }
 
+    /// Calls `handler` with every text or binary message this client sends,
+    /// exactly as it came, *instead of* decoding it as a JSON event (`on`
+    /// handlers then see nothing). For clients that do not speak the JSON
+    /// envelope: an echo server, a binary protocol of your own. Pings, pongs
+    /// and the close handshake are still answered by wshub.
+    pub fn on_message<F>(&self, handler: F)
+    where
+        F: FnMut(&Socket, Message) + 'static,
+    {
+        *self.on_message.borrow_mut() = Some(Box::new(handler));
+    }
+
+    /// Sends a text or binary `message` to this client as it is, without the
+    /// JSON envelope. The counterpart of [`on_message`](Self::on_message).
+    /// Control frames are wshub's business (pings come from the heartbeat,
+    /// Close from [`disconnect`](Self::disconnect)): they are not sent.
+    pub fn send(&self, message: Message) {
+        match message {
+            Message::Text(_) | Message::Binary(_) => self.queued.borrow_mut().push(Outgoing::Raw(message)),
+            other => log::warn!("socket {}: send() takes text or binary messages, not {other:?}", self.id()),
+        }
+    }
+
     /// Sends `event` to every client except this one.
     pub fn broadcast<T: Serialize>(&self, event: &str, data: T) {
         self.io.emit_to(Target::All { except: Some(self.id()) }, event, data);
@@ -207,6 +235,7 @@ impl Socket {
     /// Runs the handler for one inbound event or ack.
     pub(crate) fn dispatch(&self, inbound: Inbound) {
         match inbound {
+            // ANCHOR: dispatch
             Inbound::Event { name, data, ack } => {
                 let handler = self.handlers.borrow().get(&name).cloned();
                 let Some(handler) = handler else {
@@ -222,6 +251,7 @@ impl Socket {
                     self.queued.borrow_mut().push(Outgoing::Ack { id, data });
                 }
             }
+            // ANCHOR_END: dispatch
             Inbound::Ack { id, data } => {
                 let callback = self.pending_acks.borrow_mut().remove(&id);
                 match callback {
@@ -229,6 +259,21 @@ impl Socket {
                     None => log::debug!("socket {}: ack {id} answers nothing we asked", self.id()),
                 }
             }
+        }
+    }
+
+    /// True when an `on_message` handler takes the data frames.
+    pub(crate) fn takes_raw_messages(&self) -> bool {
+        self.on_message.borrow().is_some()
+    }
+
+    /// Hands one data frame to the `on_message` handler.
+    pub(crate) fn dispatch_raw(&self, message: Message) {
+        // Taken out while it runs, so the handler may call `on_message` itself.
+        let handler = self.on_message.borrow_mut().take();
+        if let Some(mut handler) = handler {
+            handler(self, message);
+            self.on_message.borrow_mut().get_or_insert(handler);
         }
     }
 

@@ -1,0 +1,148 @@
+//! Property tests for every decoder wshub wrote: the `/ws` JSON envelope and
+//! the HTTP request-head reader. Arbitrary input never panics and always
+//! gives either a result or an error that says what is wrong.
+//!
+//! (The socket.io decoders, when they come, get the same treatment.)
+mod common;
+mod raw;
+
+use std::io::Write;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use wshub::http::{parse_head, read_head, HeadError};
+use wshub::protocol::{Inbound, Wire};
+use wshub::Message;
+
+/// Any JSON value, nested a few levels deep.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        ".{0,12}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+            prop::collection::hash_map("(event|data|ack|.{0,6})", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// An error message must say something.
+fn is_clear(error: &HeadError) -> bool {
+    match error {
+        HeadError::Malformed(why) => why.starts_with("malformed request: ") && why.len() > 19,
+        HeadError::TooLarge(what) => !what.is_empty(),
+        HeadError::Gone(_) | HeadError::Timeout => true,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Any text frame decodes to an event or an ack, or to a reason.
+    #[test]
+    fn any_text_frame_decodes_or_gives_a_reason(text in ".{0,200}") {
+        if let Err(why) = Wire::Json.decode(&Message::text(text)) {
+            prop_assert!(!why.is_empty());
+        }
+    }
+
+    /// Any JSON value in a text frame: an event, an ack or a reason.
+    #[test]
+    fn any_json_value_decodes_or_gives_a_reason(value in any_json()) {
+        match Wire::Json.decode(&Message::text(value.to_string())) {
+            Ok(Inbound::Event { name, .. }) => prop_assert_eq!(Some(name.as_str()), value["event"].as_str()),
+            Ok(Inbound::Ack { id, .. }) => prop_assert_eq!(Some(id), value["ack"].as_u64()),
+            Err(why) => prop_assert!(!why.is_empty()),
+        }
+    }
+
+    /// A well-formed envelope always decodes to exactly what it says.
+    #[test]
+    fn a_valid_envelope_decodes_to_what_it_says(name in ".{0,20}", data in any_json(), ack in any::<Option<u64>>()) {
+        let frame = json!({ "event": name, "data": data, "ack": ack }).to_string();
+        // Compare with what serde_json reads back: its float parsing may round the last digit.
+        let data: Value = serde_json::from_str(&data.to_string()).unwrap();
+        prop_assert_eq!(Wire::Json.decode(&Message::text(frame)), Ok(Inbound::Event { name, data, ack }));
+    }
+
+    /// Binary frames are never events, whatever they hold.
+    #[test]
+    fn binary_frames_are_refused_with_a_reason(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let why = Wire::Json.decode(&Message::binary(bytes)).unwrap_err();
+        prop_assert!(why.starts_with("binary frames"));
+    }
+
+    /// Any bytes: a complete head, "not complete yet", or a clear error.
+    #[test]
+    fn parse_head_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        match parse_head(&bytes, 16) {
+            Ok(Some((request, len))) => {
+                prop_assert!(len <= bytes.len());
+                prop_assert!(bytes[..len].ends_with(b"\n"));
+                prop_assert!(!request.method.is_empty());
+            }
+            Ok(None) => {}
+            Err(e) => prop_assert!(is_clear(&e), "{e:?}"),
+        }
+    }
+
+    /// Bytes that look like HTTP: heads with arbitrary lines behind a valid
+    /// request line, so that the parser gets past the first line.
+    #[test]
+    fn parse_head_on_near_http(lines in prop::collection::vec("[ -~\t]{0,40}", 0..30), tail in ".{0,20}") {
+        let head = format!("GET /ws HTTP/1.1\r\n{}\r\n{tail}", lines.join("\r\n"));
+        if let Err(e) = parse_head(head.as_bytes(), 16) {
+            prop_assert!(is_clear(&e), "{e:?}");
+        }
+    }
+}
+
+proptest! {
+    // Each case opens a TCP connection: fewer cases.
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// `read_head` over a real socket, fed arbitrary bytes and then EOF:
+    /// it returns the same head `parse_head` finds, or a clear error, never
+    /// a panic and never a wait past its deadline.
+    #[test]
+    fn read_head_over_a_socket(
+        bytes in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..12_000),
+            ".{0,300}".prop_map(|s| format!("{}{s}", raw::upgrade_head("/ws")).into_bytes()),
+        ]
+    ) {
+        common::watchdog(120);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        // A write bigger than the socket buffers could block: the client writes on its own thread.
+        let sent = bytes.clone();
+        let writer = std::thread::spawn(move || {
+            let _ = client.write_all(&sent);
+            let _ = client.shutdown(Shutdown::Write);
+            client
+        });
+        let started = Instant::now();
+        let result = read_head(&mut server, started + Duration::from_secs(5), 8 * 1024, 64);
+        prop_assert!(started.elapsed() < Duration::from_secs(5));
+        match result {
+            Ok((request, rest)) => {
+                let (expected, len) = parse_head(&bytes, 64).unwrap().expect("a complete head");
+                prop_assert_eq!(request.path, expected.path);
+                prop_assert!(bytes[len..].starts_with(&rest));
+            }
+            Err(HeadError::Timeout) => prop_assert!(false, "EOF came, yet it timed out"),
+            Err(e) => prop_assert!(is_clear(&e), "{e:?}"),
+        }
+        drop(server); // unblocks a writer still in write_all
+        writer.join().unwrap();
+    }
+}
