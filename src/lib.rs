@@ -51,8 +51,10 @@
 //! [`config`] holds every limit and timeout with its default and the reason
 //! for it.
 
+pub mod args;
 pub mod config;
 pub mod connection;
+pub mod engineio;
 pub mod handshake;
 pub mod http;
 pub mod hub;
@@ -63,7 +65,9 @@ pub mod protocol;
 pub mod reader;
 pub mod server;
 pub mod socket;
+pub mod socketio;
 
+pub use args::{as_binary, binary, Args};
 pub use config::Config;
 pub use io::{Io, To};
 pub use server::{Server, ServerBuilder, ServerHandle};
