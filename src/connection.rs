@@ -107,6 +107,11 @@ pub(crate) fn serve(mut stream: TcpStream, id: SocketId, shared: Arc<Shared>) {
         return respond(stream, id, Response::refusal(503, "server is shutting down"), false);
     }
 
+    // socket.io has its own endpoint: HTTP long-polling and its own upgrades.
+    if request.path.starts_with(config.socketio.path.as_str()) {
+        return crate::engine::serve(stream, request, rest, id, peer, shared.clone());
+    }
+
     // Step 2: decide. A page or a refusal ends here; an upgrade goes on.
     let head_only = request.method == "HEAD";
     match handshake::route(&request, config, &shared.pages) {
@@ -196,7 +201,8 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
 
     let (outbox_tx, outbox_rx) = bounded::<Message>(config.outbox_capacity);
     let kicked = Arc::new(AtomicU16::new(0));
-    shared.io.send(Command::Register(Member { id, wire, outbox: outbox_tx, kicked: kicked.clone() }));
+    let nsp = "/".to_string(); // `/ws` clients live in socket.io's default namespace
+    shared.io.send(Command::Register(Member { id, wire, nsp, outbox: outbox_tx, kicked: kicked.clone() }));
 
     let ws = WebSocket::from_partially_read(Inbox::new(stream), rest, Role::Server, Some(config.websocket()));
     let socket = Socket::new(info, shared.io.clone());

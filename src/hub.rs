@@ -9,6 +9,11 @@
 //! waits: when an outbox is full, that client is not keeping up, and the hub
 //! drops it (its connection closes with 1013 "too slow") rather than make
 //! everyone else wait.
+//!
+//! Broadcasts are scoped to a **namespace** (socket.io's `/`, `/admin`, …):
+//! `/ws` clients live in `/`. A socket.io client joined to two namespaces is
+//! two members (two socket ids) that share one outbox, because one connection
+//! carries both; see [`crate::session`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
@@ -40,17 +45,21 @@ pub enum Command {
 /// Who receives an [`Command::Emit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// Every socket, except one if given (the sender of a `broadcast`).
+    /// Every socket of a namespace, except one if given (the sender of a `broadcast`).
     All {
         /// The socket left out.
         except: Option<SocketId>,
+        /// Only sockets of this namespace (`/` for `/ws` clients).
+        nsp: String,
     },
-    /// Every socket in a room, except one if given.
+    /// Every socket in a room of a namespace, except one if given.
     Room {
         /// The room's name.
         room: String,
         /// The socket left out.
         except: Option<SocketId>,
+        /// Rooms are per namespace, as in socket.io.
+        nsp: String,
     },
     /// One socket.
     One(SocketId),
@@ -63,6 +72,8 @@ pub struct Member {
     pub id: SocketId,
     /// Its wire format: broadcasts are encoded once per format.
     pub wire: Wire,
+    /// Its namespace (`/` unless a socket.io client joined another).
+    pub nsp: String,
     /// Its bounded outbox; the connection thread reads the other end.
     pub outbox: Sender<Message>,
     /// Set before the hub lets go of `outbox`, so that the connection thread,
@@ -140,38 +151,58 @@ impl Hub {
     }
 
     /// Lets go of a member's outbox, telling its connection thread why.
+    /// Members sharing that outbox (other namespaces of the same socket.io
+    /// connection) go too: the outbox only disconnects when all are dropped.
     fn kick(&mut self, id: SocketId, code: u16) {
         if let Some(member) = self.remove(id) {
             member.kicked.store(code, Ordering::Relaxed);
+            let siblings: Vec<SocketId> = self
+                .members
+                .values()
+                .filter(|(other, _)| other.outbox.same_channel(&member.outbox))
+                .map(|(other, _)| other.id)
+                .collect();
+            for sibling in siblings {
+                self.remove(sibling);
+            }
         }
     }
 
     /// Encodes `event` at most once per wire format and offers it to every
-    /// targeted outbox without waiting.
+    /// targeted outbox without waiting. (All targeted members share one
+    /// namespace, so one encoding per format fits them all.)
     fn emit(&mut self, target: &Target, event: &Outgoing) {
-        let mut encoded: [Option<Message>; Wire::ALL.len()] = Default::default();
+        let mut encoded: [Option<Vec<Message>>; Wire::ALL.len()] = Default::default();
         let mut too_slow = Vec::new();
         let mut offer = |member: &Member| {
-            let frame = encoded[member.wire.index()].get_or_insert_with(|| member.wire.encode(event));
-            match member.outbox.try_send(frame.clone()) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => too_slow.push(member.id),
-                // The connection is ending; its Unregister is on the way.
-                Err(TrySendError::Disconnected(_)) => {}
+            let frames =
+                encoded[member.wire.index()].get_or_insert_with(|| member.wire.encode_frames(&member.nsp, event));
+            // A socket.io binary event is several frames; if the outbox fills
+            // halfway the client is dropped anyway, so no partial packet is used.
+            for frame in frames.iter() {
+                match member.outbox.try_send(frame.clone()) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        too_slow.push(member.id);
+                        break;
+                    }
+                    // The connection is ending; its Unregister is on the way.
+                    Err(TrySendError::Disconnected(_)) => break,
+                }
             }
         };
         match target {
-            Target::All { except } => {
+            Target::All { except, nsp } => {
                 for (id, (member, _)) in &self.members {
-                    if Some(*id) != *except {
+                    if Some(*id) != *except && member.nsp == *nsp {
                         offer(member);
                     }
                 }
             }
-            Target::Room { room, except } => {
+            Target::Room { room, except, nsp } => {
                 for id in self.rooms.get(room).into_iter().flatten() {
                     if Some(*id) != *except {
-                        if let Some((member, _)) = self.members.get(id) {
+                        if let Some((member, _)) = self.members.get(id).filter(|(m, _)| m.nsp == *nsp) {
                             offer(member);
                         }
                     }

@@ -54,6 +54,7 @@
 pub mod args;
 pub mod config;
 pub mod connection;
+mod engine;
 pub mod engineio;
 pub mod handshake;
 pub mod http;
@@ -64,13 +65,15 @@ pub mod origin;
 pub mod protocol;
 pub mod reader;
 pub mod server;
+mod session;
 pub mod socket;
 pub mod socketio;
+pub mod wslink;
 
 pub use args::{as_binary, binary, Args};
 pub use config::Config;
 pub use io::{Io, To};
-pub use server::{Server, ServerBuilder, ServerHandle};
+pub use server::{Namespace, Server, ServerBuilder, ServerHandle};
 pub use socket::{Socket, SocketId, SocketInfo};
 
 /// JSON values as handlers receive them (`serde_json::Value`).
