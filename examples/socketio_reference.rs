@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use wshub::{Args, Server, Socket, Value};
+use wshub::{Args, Server, ServerBuilder, Socket, Value};
 
 fn main() -> std::io::Result<()> {
     simple_logger::SimpleLogger::new()
@@ -28,17 +28,27 @@ fn main() -> std::io::Result<()> {
         .expect("logger");
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
 
-    let server = Server::builder()
-        .socketio_ping(Duration::from_millis(300), Duration::from_millis(200))
-        .connect_timeout(Duration::from_millis(1000))
-        .allow_any_origin()
-        .bind(("127.0.0.1", port))?;
-    server.on_connection(on_connection);
-    server.of("/custom").on_connection(on_connection);
+    let server = builder().bind(("127.0.0.1", port))?;
+    install(&server);
 
     // The first line on stdout tells a test harness where we listen.
     println!("listening on {}", server.local_addr());
     server.run()
+}
+
+/// The suites' reference settings. (`tests/socketio.rs` includes this file
+/// to start the very same server in-process.)
+pub fn builder() -> ServerBuilder {
+    Server::builder()
+        .socketio_ping(Duration::from_millis(300), Duration::from_millis(200))
+        .connect_timeout(Duration::from_millis(1000))
+        .allow_any_origin()
+}
+
+/// The handlers: `/` and `/custom` alike.
+pub fn install(server: &Server) {
+    server.on_connection(on_connection);
+    server.of("/custom").on_connection(on_connection);
 }
 
 /// Every namespace behaves the same way, as in the suites' reference server.

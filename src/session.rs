@@ -235,7 +235,7 @@ impl Session {
                 break SessionEnd::TooSlow;
             }
         };
-        self.finish(end);
+        self.finish(end, &requests);
     }
 
     // ---- Engine.IO ----
@@ -558,14 +558,13 @@ impl Session {
 
     /// The end: every socket leaves, the transport is closed as the reason
     /// asks, and the session leaves the registry.
-    fn finish(mut self, end: SessionEnd) {
+    fn finish(mut self, end: SessionEnd, requests: &Receiver<ToSession>) {
         match &end {
             SessionEnd::ParseError(..) | SessionEnd::TransportError(_) | SessionEnd::PingTimeout => {
                 log::warn!("session {}: closed: {end}", self.sid)
             }
             _ => log::info!("session {}: closed: {end}", self.sid),
         }
-        self.shared.sessions.remove(&self.sid);
         let reason = end.to_string();
         for (_, socket) in std::mem::take(&mut self.sockets) {
             self.leave(socket, &reason);
@@ -588,19 +587,37 @@ impl Session {
                     _ => link.close(1000, "", close_timeout),
                 }
             }
-            Transport::Polling { waiting: Some(poll) } => {
-                // A client that closed gets a noop; otherwise tell it we close.
-                let body = match end {
-                    SessionEnd::TransportClose(_) => Packet::Noop.text(),
-                    _ => {
-                        self.queue.push(Packet::Close.to_message());
-                        engineio::encode_payload(&self.queue)
+            Transport::Polling { waiting } => {
+                let client_side = matches!(
+                    end,
+                    SessionEnd::TransportClose(_)
+                        | SessionEnd::TransportError(_)
+                        | SessionEnd::ParseError(..)
+                        | SessionEnd::PingTimeout
+                );
+                if client_side {
+                    // The client closed or broke the session: a waiting poll gets a noop.
+                    if let Some(poll) = waiting {
+                        let _ = poll.send(Ok(Packet::Noop.text()));
                     }
-                };
-                let _ = poll.send(Ok(body));
+                } else {
+                    // We close: the last packets (a `41`) go in one poll and
+                    // the close packet in the next (the client acts on a close
+                    // at once, before the packets beside it). Wait for those
+                    // polls a little when none is waiting.
+                    let mut waiting = waiting;
+                    if !self.queue.is_empty() {
+                        if let Some(poll) = waiting.take().or_else(|| next_poll(requests, close_timeout)) {
+                            let _ = poll.send(Ok(engineio::encode_payload(&self.queue)));
+                        }
+                    }
+                    if let Some(poll) = waiting.or_else(|| next_poll(requests, close_timeout)) {
+                        let _ = poll.send(Ok(Packet::Close.text()));
+                    }
+                }
             }
-            Transport::Polling { waiting: None } => {}
         }
+        self.shared.sessions.remove(&self.sid);
     }
 }
 
@@ -618,6 +635,25 @@ pub(crate) fn open_packet(sio: &SocketIoConfig, sid: &str, polling: bool) -> Pac
         })
         .to_string(),
     )
+}
+
+/// Waits (at most `timeout`) for the client's next long-poll, refusing
+/// anything else: the session is closing.
+fn next_poll(requests: &Receiver<ToSession>, timeout: std::time::Duration) -> Option<Sender<Reply>> {
+    let deadline = after(timeout);
+    loop {
+        select! {
+            recv(requests) -> request => match request {
+                Ok(ToSession::Poll(reply)) => return Some(reply),
+                Ok(ToSession::Post(_, reply)) => {
+                    let _ = reply.send(Err("the session is closing".into()));
+                }
+                Ok(ToSession::Upgrade(link)) => link.stop(),
+                Ok(ToSession::Shutdown) | Err(_) => return None,
+            },
+            recv(deadline) -> _ => return None,
+        }
+    }
 }
 
 fn parse_error(why: String) -> SessionEnd {
