@@ -298,7 +298,7 @@ fn upgrade(
     match existing {
         Some(session) => {
             // The session thread probes it and switches over on `5`.
-            let _ = session.send(ToSession::Upgrade(link));
+            let _ = session.send(ToSession::Upgrade(Box::new(link)));
         }
         None => {
             let sid = random_id();

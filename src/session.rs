@@ -58,7 +58,7 @@ pub(crate) enum ToSession {
     /// A POST with a body of packets from the client.
     Post(String, Sender<Reply>),
     /// Another connection thread upgraded to WebSocket for this session.
-    Upgrade(WsLink),
+    Upgrade(Box<WsLink>),
     /// The server is stopping.
     Shutdown,
 }
@@ -117,7 +117,7 @@ enum Transport {
         waiting: Option<Sender<Reply>>,
     },
     /// A WebSocket: packets are written as they come.
-    WebSocket(WsLink),
+    WebSocket(Box<WsLink>),
 }
 
 /// What is known of the client when its session opens, copied into each of
@@ -151,7 +151,7 @@ pub(crate) struct Session {
     kicked: Arc<AtomicU16>,
     transport: Transport,
     /// A WebSocket being tested with `2probe` before the upgrade.
-    probing: Option<WsLink>,
+    probing: Option<Box<WsLink>>,
     /// Packets for the client that the transport has not taken yet.
     queue: Vec<Message>,
     /// A probe succeeded: the next long-poll gets a noop at once so that the
@@ -172,7 +172,7 @@ impl Session {
         let config = &shared.config;
         let (outbox_tx, outbox) = bounded(config.outbox_capacity);
         let transport = match link {
-            Some(link) => Transport::WebSocket(link),
+            Some(link) => Transport::WebSocket(Box::new(link)),
             None => Transport::Polling { waiting: None },
         };
         let sio = &config.socketio;
@@ -311,7 +311,8 @@ impl Session {
             ToSession::Upgrade(link) => {
                 if self.probing.is_some() || matches!(self.transport, Transport::WebSocket(_)) {
                     log::info!("session {}: refusing a second WebSocket (conn {})", self.sid, link.id);
-                    link.close(1008, "session already upgraded", self.shared.config.close_timeout);
+                    // No waiting for its Close reply: the session must not stall.
+                    link.close(1008, "session already upgraded", std::time::Duration::ZERO);
                 } else {
                     log::info!("session {}: probing a WebSocket (conn {})", self.sid, link.id);
                     self.probing = Some(link);
@@ -375,7 +376,8 @@ impl Session {
                 return Ok(());
             }
         };
-        for message in messages {
+        let mut messages = messages.into_iter();
+        while let Some(message) = messages.next() {
             match Packet::from_message(&message) {
                 Ok(Packet::Ping(data)) if data == "probe" => {
                     if link.send(Packet::Pong(data).to_message()).is_err() {
@@ -393,6 +395,11 @@ impl Session {
                     }
                     self.noop_due = false;
                     self.transport = Transport::WebSocket(link);
+                    // Packets right behind `5` (same chunk) belong to the session now.
+                    for message in messages {
+                        let packet = Packet::from_message(&message).map_err(|e| parse_error(e.to_string()))?;
+                        self.on_packet(packet)?;
+                    }
                     return Ok(());
                 }
                 _ => {

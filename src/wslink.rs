@@ -155,6 +155,9 @@ impl Drop for WsLink {
     /// Wakes the reader thread out of its blocking read, then waits for it:
     /// no thread outlives its link.
     fn drop(&mut self) {
+        // Let go of the channel first: a reader blocked on a full channel
+        // then fails its send instead of waiting forever.
+        self.inbound = crossbeam_channel::never();
         let _ = self.ws.get_ref().stream().shutdown(Shutdown::Both);
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
