@@ -22,7 +22,7 @@
 //! record separator `\x1e`, a byte that never appears in JSON text.
 //!
 //! Why everything here is a pure function: the codec can be tested without
-//! sockets, and the session ([`crate::session`]) only deals with meaning.
+//! sockets, and the session (`session.rs`) only deals with meaning.
 
 use std::fmt;
 

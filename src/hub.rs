@@ -13,7 +13,7 @@
 //! Broadcasts are scoped to a **namespace** (socket.io's `/`, `/admin`, …):
 //! `/ws` clients live in `/`. A socket.io client joined to two namespaces is
 //! two members (two socket ids) that share one outbox, because one connection
-//! carries both; see [`crate::session`].
+//! carries both; see `session.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};

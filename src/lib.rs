@@ -48,6 +48,13 @@
 //! 9. [`io`] — [`Io`], a `Clone + Send` handle to the hub for pushing data
 //!    from any thread.
 //!
+//! socket.io (`/socket.io/`) takes a side road after step 2: [`engineio`] and
+//! [`socketio`] are its packets, `engine` answers its HTTP requests
+//! (long-polling, upgrades), `session` is one socket.io client (its
+//! heartbeat, its namespace sockets, its transport) and [`wslink`] the
+//! WebSocket under it. Its events then go through the same [`socket`] and
+//! [`hub`]. See `docs/13-socketio.md`.
+//!
 //! [`config`] holds every limit and timeout with its default and the reason
 //! for it.
 
@@ -75,6 +82,11 @@ pub use config::Config;
 pub use io::{Io, To};
 pub use server::{Namespace, Server, ServerBuilder, ServerHandle};
 pub use socket::{Socket, SocketId, SocketInfo};
+
+/// The Rust blocks of the socket.io chapter compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/13-socketio.md")]
+pub struct SocketIoChapter;
 
 /// JSON values as handlers receive them (`serde_json::Value`).
 pub use serde_json::Value;
