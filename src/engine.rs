@@ -80,13 +80,13 @@ impl Sessions {
     /// Shutdown: tells every session to stop and joins the polling ones.
     pub(crate) fn shutdown(&self) {
         let entries: Vec<Entry> = self.lock().drain().map(|(_, e)| e).collect();
-        for entry in &entries {
-            let _ = entry.tx.send(ToSession::Shutdown);
-        }
+        let mut threads = Vec::new();
         for entry in entries {
-            if let Some(thread) = entry.thread {
-                let _ = thread.join();
-            }
+            let _ = entry.tx.send(ToSession::Shutdown);
+            threads.extend(entry.thread);
+        }
+        for thread in threads {
+            let _ = thread.join();
         }
     }
 }

@@ -43,11 +43,9 @@ pub fn route(req: &Request, config: &Config, pages: &Pages) -> Route {
                 Route::Respond(refuse(405, format!("{} only answers GET", req.path)).with_header("Allow", "GET, HEAD"))
             }
         };
-    } else if req.path.starts_with("/socket.io/") {
-        return Route::Respond(refuse(
-            404,
-            "socket.io is not spoken on this server; use the JSON protocol on the WebSocket path",
-        ));
+    } else if req.path.starts_with("/socket.io/") && config.socketio.path != "/socket.io/" {
+        // Only reached when socket.io was moved to another path.
+        return Route::Respond(refuse(404, format!("socket.io is served under {}", config.socketio.path)));
     } else {
         return Route::Respond(refuse(404, format!("no page or WebSocket endpoint at {}", req.path)));
     };

@@ -602,7 +602,14 @@ impl Session {
                         | SessionEnd::ParseError(..)
                         | SessionEnd::PingTimeout
                 );
-                if client_side {
+                if end == SessionEnd::ServerShutdown {
+                    // No waiting for polls while the server stops: a waiting
+                    // one gets what is queued and the close, others get 400.
+                    if let Some(poll) = waiting {
+                        self.queue.push(Packet::Close.to_message());
+                        let _ = poll.send(Ok(engineio::encode_payload(&self.queue)));
+                    }
+                } else if client_side {
                     // The client closed or broke the session: a waiting poll gets a noop.
                     if let Some(poll) = waiting {
                         let _ = poll.send(Ok(Packet::Noop.text()));

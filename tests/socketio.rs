@@ -578,3 +578,81 @@ fn polling_requests_share_a_kept_alive_connection() {
         assert!(body.starts_with(b"0{"), "{}", String::from_utf8_lossy(&body));
     }
 }
+
+// ------------------------------------------------------------ browser ----
+
+/// The seed's client page in headless Chromium, with socket.io-client's own
+/// `socket.io.min.js` served from `node_modules`: the browser's console shows
+/// the welcome and the page's `client-message` reaches the handler. (The
+/// page's hard-coded `http://localhost:3000` is replaced by its own origin.)
+#[test]
+fn seed_page_in_chromium() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/socket.io-client/dist/socket.io.min.js");
+    if !require("chromium", has_program("chromium")) || !node_ready() {
+        return;
+    }
+    let (tx, rx) = mpsc::channel::<Value>();
+    let tx = std::sync::Mutex::new(tx);
+    // The page's server address, `"http://localhost:3000"`, becomes its own origin.
+    let client_js =
+        include_str!("../examples/seed-page/index.js").replace("\"http://localhost:3000\"", "location.origin");
+    let server = Server::builder()
+        .page("/", include_str!("../examples/seed-page/index.html"))
+        .asset("/index.js", "text/javascript", client_js)
+        .asset("/socket.io.min.js", "text/javascript", std::fs::read(script).expect("socket.io.min.js"))
+        .bind(("127.0.0.1", 0))
+        .expect("bind");
+    server.on_connection(move |socket| {
+        socket.emit("server-message", "Welcome to WebSocket");
+        let tx = tx.lock().unwrap().clone();
+        socket.on("client-message", move |_, data| {
+            let _ = tx.send(data);
+        });
+    });
+    let server = server.spawn().expect("spawn");
+    let profile = std::env::temp_dir().join(format!("wshub-chromium-{}", std::process::id()));
+    let mut chromium = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--virtual-time-budget=5000")
+        .arg("--dump-dom")
+        .arg(format!("http://{}/", server.local_addr))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let message = rx.recv_timeout(Duration::from_secs(30));
+    // The console line may come before or after the message: read Chromium's
+    // log (on its own thread) until it shows up, or until Chromium exits.
+    let stderr = chromium.stderr.take().expect("stderr");
+    let (line_tx, line_rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).try_for_each(|l| line_tx.send(l)));
+    let mut log = String::new();
+    while let Ok(line) = line_rx.recv_timeout(Duration::from_secs(30)) {
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("Welcome to WebSocket") {
+            break;
+        }
+    }
+    let _ = chromium.kill();
+    let _ = chromium.wait();
+    let _ = std::fs::remove_dir_all(&profile);
+    assert_eq!(message.ok(), Some(json!("Hello there! My name is Laxman")), "chromium log:\n{log}");
+    assert!(log.contains("Welcome to WebSocket"), "no welcome in the console:\n{log}");
+}
+
+/// Shutdown closes socket.io clients too: a WebSocket one gets close 1001,
+/// a polling session ends, and every thread is joined (`shutdown` returns).
+#[test]
+fn shutdown_closes_socketio_sessions() {
+    let server = start_reference();
+    let addr = server.local_addr;
+    let mut ws = Raw::joined(addr);
+    let sid = handshake(addr);
+    assert_eq!(post(addr, &sid, "40"), (200, "ok".into()));
+    server.shutdown().expect("shutdown");
+    assert_eq!(ws.until_closed(false), Some(1001));
+    assert!(TcpStream::connect(addr).is_err(), "the listener is closed");
+}
