@@ -219,10 +219,7 @@ impl Session {
                     Ok(request) => self.on_request(request),
                     Err(_) => Err(SessionEnd::ServerShutdown),
                 },
-                recv(outbox) -> frame => {
-                    self.queue.extend(frame);
-                    Ok(())
-                }
+                recv(outbox) -> frame => self.enqueue(frame.ok()),
                 recv(ping_at) -> _ => self.ping(),
                 recv(pong) -> _ => Err(SessionEnd::PingTimeout),
                 recv(connect) -> _ => self.check_connected(),
@@ -284,6 +281,17 @@ impl Session {
             Packet::Noop | Packet::Upgrade => Ok(()),
             Packet::Open(_) => Err(parse_error("a client may not send open".into())),
         }
+    }
+
+    /// A frame from the hub. Over polling it waits here for the next poll:
+    /// a client that stops polling may not make this queue grow without end,
+    /// so past the outbox's capacity it is dropped, like a slow `/ws` client.
+    fn enqueue(&mut self, frame: Option<Message>) -> Result<(), SessionEnd> {
+        self.queue.extend(frame);
+        if self.queue.len() > self.shared.config.outbox_capacity {
+            return Err(SessionEnd::TooSlow);
+        }
+        Ok(())
     }
 
     /// The ping timer fired: ping, and expect a pong within pingTimeout.
