@@ -3,9 +3,12 @@
 //! ```sh
 //! cargo run --example seed            # listens on http://localhost:3000 (PORT to change it)
 //! ```
-//! It speaks both protocols: the plain JSON protocol on `/ws` and socket.io
-//! on `/socket.io/`, so the seed's own socket.io client code connects as it
-//! is. In a second terminal:
+//! In a second terminal, connect with the terminal client:
+//! ```sh
+//! cargo run --example client -- ws://127.0.0.1:3000/ws
+//! ```
+//! It speaks socket.io on `/socket.io/` too, so the seed's own socket.io
+//! client code connects as it is (chapter 13):
 //! ```sh
 //! npm ci                              # once: socket.io-client, for the page and the Node client
 //! node examples/seed-client.mjs       # the seed's client code in Node

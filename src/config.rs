@@ -33,6 +33,11 @@ pub struct Config {
     /// is bounded so that one slow client costs bounded memory; when it is full
     /// the hub drops that client (close **1013**) instead of waiting for it.
     pub outbox_capacity: usize,
+    /// How long a client's connection thread may be stuck in one write (or
+    /// one handler) while its outbox is full before the client counts as too
+    /// slow and is dropped with 1013 (default 500 ms). Until then the hub
+    /// waits for room, so a burst never costs a healthy client a message.
+    pub slow_client_timeout: Duration,
     /// Most connections at once, counting those still in the handshake
     /// (default 10,000). Over it: `503 Service Unavailable`.
     pub max_clients: usize,
@@ -97,6 +102,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(45),
             close_timeout: Duration::from_secs(5),
             outbox_capacity: 256,
+            slow_client_timeout: Duration::from_millis(500),
             max_clients: 10_000,
             write_timeout: Duration::from_secs(10),
             read_buffer_size: 4 * 1024,

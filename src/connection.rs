@@ -21,7 +21,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -34,7 +34,7 @@ use tungstenite::{Message, WebSocket};
 
 use crate::handshake::{self, Route};
 use crate::http::{self, HeadError, Response};
-use crate::hub::{Command, Member};
+use crate::hub::{Command, Member, OutboxState};
 use crate::protocol::{Outgoing, Wire};
 use crate::reader::{self, Chunk, Inbox};
 use crate::server::Shared;
@@ -200,9 +200,15 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
     };
 
     let (outbox_tx, outbox_rx) = bounded::<Message>(config.outbox_capacity);
-    let kicked = Arc::new(AtomicU16::new(0));
+    let outbox_state = Arc::new(OutboxState::new());
     let nsp = "/".to_string(); // `/ws` clients live in socket.io's default namespace
-    shared.io.send(Command::Register(Member { id, wire, nsp, outbox: outbox_tx, kicked: kicked.clone() }));
+    shared.io.send(Command::Register(Member { id, wire, nsp, outbox: outbox_tx, state: outbox_state.clone() }));
+    // Why look now: a Register queued behind the hub's Shutdown is never read,
+    // so the hub would never close this client and `shutdown()` would wait for
+    // it forever. The server is marked stopping before Shutdown is sent, so a
+    // Register that came too late sees the mark here (if the hub did take it,
+    // it closes us too; the second close is a no-op).
+    let stopping = shared.is_stopping();
 
     let ws = WebSocket::from_partially_read(Inbox::new(stream), rest, Role::Server, Some(config.websocket()));
     let socket = Socket::new(info, shared.io.clone());
@@ -214,13 +220,14 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
         close_timeout: config.close_timeout,
         last_heard: Instant::now(),
         outbox: outbox_rx,
+        outbox_state,
         close_deadline: never(),
         closing: None,
         peer_close: None,
     };
 
     let handler = shared.connection_handler();
-    let ending = conn.run(handler.as_deref(), inbound_rx, tick(config.ping_interval), &kicked);
+    let ending = conn.run(handler.as_deref(), inbound_rx, tick(config.ping_interval), stopping);
     match &ending {
         Ending::Failed(..) | Ending::WriteFailed(_) | Ending::Silent => log::warn!("socket {id}: closed: {ending}"),
         _ => log::info!("socket {id}: closed: {ending}"),
@@ -253,6 +260,9 @@ pub struct Connection {
     /// Frames from the hub. Replaced by `never()` once the hub lets go: a
     /// disconnected receiver is always ready and would make `select!` spin.
     outbox: Receiver<Message>,
+    /// Shared with the hub: why it let go of the outbox, and whether this
+    /// thread is stuck in a write or handler (see `hub::wait_for_room`).
+    outbox_state: Arc<OutboxState>,
     /// Fires when the client has taken too long to answer our Close.
     close_deadline: Receiver<Instant>,
     /// The close code and reason we sent, once we started closing.
@@ -262,25 +272,38 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// The loop. Returns how the connection ended.
+    /// The loop. Returns how the connection ended. `stopping`: the server began
+    /// shutting down as this client registered; close it at once with 1001.
     fn run(
         &mut self,
         on_connection: Option<&(dyn Fn(&Socket) + Send + Sync)>,
         inbound: Receiver<Chunk>,
         heartbeat: Receiver<Instant>,
-        kicked: &AtomicU16,
+        stopping: bool,
     ) -> Ending {
+        if stopping {
+            if let Err(end) = self.start_close(1001, "server shutting down") {
+                return end;
+            }
+        }
         if let Some(handler) = on_connection {
             if let Err(end) = self.guard(|socket| handler(socket)) {
                 return end;
             }
         }
+        // Frames the client sent right behind its request head are already in
+        // tungstenite's buffer (`from_partially_read`); no chunk from the reader
+        // will announce them, so handle them now, with the handlers registered.
+        if let Err(end) = self.read_messages() {
+            return end;
+        }
         loop {
+            // ANCHOR: select
             let step = select! {
                 recv(inbound) -> chunk => self.on_bytes(chunk.unwrap_or_default()),
                 recv(self.outbox) -> frame => match frame {
                     Ok(frame) => self.send(frame),
-                    Err(_) => self.hub_let_go(kicked.load(Ordering::Relaxed)),
+                    Err(_) => self.hub_let_go(self.outbox_state.kicked.load(Ordering::Relaxed)),
                 },
                 recv(heartbeat) -> _ => self.on_heartbeat(),
                 recv(self.close_deadline) -> _ => Err(self.close_timed_out()),
@@ -288,14 +311,22 @@ impl Connection {
             if let Err(ending) = step {
                 return ending;
             }
+            // ANCHOR_END: select
         }
     }
 
     /// New bytes from the reader thread: feed them to tungstenite and handle
     /// every complete message they finish (one chunk may hold none or many).
+    // ANCHOR: on_bytes
     fn on_bytes(&mut self, chunk: Chunk) -> Result<(), Ending> {
         self.last_heard = Instant::now();
         self.ws.get_mut().push(chunk);
+        self.read_messages()
+    }
+
+    /// Handles every complete message in the bytes tungstenite has, until it
+    /// needs more (`WouldBlock`).
+    fn read_messages(&mut self) -> Result<(), Ending> {
         loop {
             match self.ws.read() {
                 Ok(message) => self.on_message(message)?,
@@ -304,6 +335,7 @@ impl Connection {
             }
         }
     }
+    // ANCHOR_END: on_bytes
 
     /// One complete message from the client.
     fn on_message(&mut self, message: Message) -> Result<(), Ending> {
@@ -335,7 +367,9 @@ impl Connection {
     /// Afterwards writes what the handler emitted and honours `disconnect()`.
     fn guard(&mut self, f: impl FnOnce(&Socket)) -> Result<(), Ending> {
         let socket = &self.socket;
+        self.outbox_state.busy();
         let result = panic::catch_unwind(AssertUnwindSafe(|| f(socket)));
+        self.outbox_state.idle();
         self.flush_queued()?;
         if result.is_err() {
             log::error!("socket {}: a handler panicked; closing this connection with 1011", self.socket.id());
@@ -364,13 +398,16 @@ impl Connection {
         if self.closing.is_some() {
             return Ok(()); // after our Close, nothing more may be sent
         }
-        match self.ws.send(frame) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.write_failed(e)),
-        }
+        // Marked so the hub can tell a client that stopped reading (this write
+        // blocks) from a burst that merely outran this thread.
+        self.outbox_state.busy();
+        let sent = self.ws.send(frame);
+        self.outbox_state.idle();
+        sent.map_err(|e| self.write_failed(e))
     }
 
     /// The hub dropped our outbox: we were too slow, or the server is stopping.
+    // ANCHOR: hub_let_go
     fn hub_let_go(&mut self, code: u16) -> Result<(), Ending> {
         self.outbox = never();
         match code {
@@ -378,8 +415,10 @@ impl Connection {
             _ => self.start_close(1001, "server shutting down"),
         }
     }
+    // ANCHOR_END: hub_let_go
 
     /// Pings the client, or gives up on it if it has been silent too long.
+    // ANCHOR: on_heartbeat
     fn on_heartbeat(&mut self) -> Result<(), Ending> {
         if self.last_heard.elapsed() > self.idle_timeout {
             // Best effort: a half-open peer will never read it.
@@ -393,6 +432,7 @@ impl Connection {
         }
         Ok(())
     }
+    // ANCHOR_END: on_heartbeat
 
     /// Sends our Close and starts the deadline for the client's answer.
     fn start_close(&mut self, code: u16, reason: &str) -> Result<(), Ending> {

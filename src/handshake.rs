@@ -105,12 +105,14 @@ fn refuse(status: u16, reason: impl Into<String>) -> Response {
 /// client that this server understood the WebSocket request (tungstenite's
 /// `derive_accept_key` computes it). No `Sec-WebSocket-Extensions` header: we
 /// decline permessage-deflate, which tungstenite does not implement.
+// ANCHOR: accept_response
 pub fn accept_response(key: &str) -> String {
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
     )
 }
+// ANCHOR_END: accept_response
 
 /// A key is 16 random bytes in base64: 22 characters of the alphabet and `==`.
 pub fn is_valid_key(key: &str) -> bool {

@@ -5,10 +5,15 @@
 //! so no lock guards the registry and commands from one sender keep their order.
 //!
 //! A broadcast is encoded **once per wire format** and the same bytes are
-//! `try_send`-ed into each member's **bounded** outbox. `try_send` never
-//! waits: when an outbox is full, that client is not keeping up, and the hub
-//! drops it (its connection closes with 1013 "too slow") rather than make
-//! everyone else wait.
+//! `try_send`-ed into each member's **bounded** outbox. A full outbox is the
+//! sign of a slow consumer, but not a proof: in a burst the hub can outrun a
+//! perfectly healthy connection thread that simply has not been scheduled
+//! yet. So the hub looks at that thread's [`OutboxState`]: a thread that has
+//! been stuck in one write (or one handler) for `slow_client_timeout` has a
+//! client that is not keeping up, and the hub drops it at once (close 1013
+//! "too slow"). Otherwise the hub waits for room, at most that long, and
+//! nothing a healthy client was sent is lost. One stalled client costs the
+//! others at most one such wait, never a wait per message.
 //!
 //! Broadcasts are scoped to a **namespace** (socket.io's `/`, `/admin`, …):
 //! `/ws` clients live in `/`. A socket.io client joined to two namespaces is
@@ -16,10 +21,11 @@
 //! carries both; see `session.rs`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 use tungstenite::Message;
 
 use crate::protocol::{Outgoing, Wire};
@@ -76,10 +82,54 @@ pub struct Member {
     pub nsp: String,
     /// Its bounded outbox; the connection thread reads the other end.
     pub outbox: Sender<Message>,
-    /// Set before the hub lets go of `outbox`, so that the connection thread,
-    /// seeing its outbox disconnected, knows which close code to send
-    /// (1013 too slow, 1001 going away).
-    pub kicked: Arc<AtomicU16>,
+    /// What the hub and the connection thread both see of that outbox.
+    pub state: Arc<OutboxState>,
+}
+
+/// Shared by one connection thread and the hub, lock-free.
+#[derive(Debug)]
+pub struct OutboxState {
+    /// Set before the hub lets go of the outbox, so that the connection
+    /// thread, seeing it disconnected, knows which close code to send
+    /// (1013 too slow, 1001 going away). 0 while the hub holds on.
+    pub kicked: AtomicU16,
+    /// When the connection thread entered the write or handler it is in now,
+    /// in microseconds since `epoch` plus one; 0 when it is not in one.
+    busy_since: AtomicU64,
+    epoch: Instant,
+}
+
+impl OutboxState {
+    /// A fresh state: not kicked, not busy.
+    pub fn new() -> OutboxState {
+        OutboxState { kicked: AtomicU16::new(0), busy_since: AtomicU64::new(0), epoch: Instant::now() }
+    }
+
+    /// The connection thread is entering a blocking write or a handler.
+    pub fn busy(&self) {
+        let now = self.epoch.elapsed().as_micros() as u64 + 1;
+        self.busy_since.store(now, Ordering::Relaxed);
+    }
+
+    /// The connection thread is back in its loop, ready to take frames.
+    pub fn idle(&self) {
+        self.busy_since.store(0, Ordering::Relaxed);
+    }
+
+    /// How long the connection thread has been in its current write or
+    /// handler (zero when it is in neither).
+    fn busy_for(&self) -> Duration {
+        match self.busy_since.load(Ordering::Relaxed) {
+            0 => Duration::ZERO,
+            since => self.epoch.elapsed().saturating_sub(Duration::from_micros(since - 1)),
+        }
+    }
+}
+
+impl Default for OutboxState {
+    fn default() -> Self {
+        OutboxState::new()
+    }
 }
 
 /// The hub's state, owned by the `hub` thread.
@@ -87,12 +137,14 @@ pub struct Member {
 struct Hub {
     members: HashMap<SocketId, (Member, HashSet<String>)>,
     rooms: HashMap<String, HashSet<SocketId>>,
+    /// How long a connection thread may be stuck before its client counts as too slow.
+    slow_client_timeout: Duration,
 }
 
 /// The `hub` thread's loop: apply commands until `Shutdown` or until every
 /// sender (the server and all `Io` handles) is gone.
-pub fn run(commands: Receiver<Command>, clients: Arc<AtomicUsize>) {
-    let mut hub = Hub::default();
+pub fn run(commands: Receiver<Command>, clients: Arc<AtomicUsize>, slow_client_timeout: Duration) {
+    let mut hub = Hub { slow_client_timeout, ..Hub::default() };
     for command in commands.iter() {
         match command {
             Command::Register(member) => {
@@ -155,7 +207,7 @@ impl Hub {
     /// connection) go too: the outbox only disconnects when all are dropped.
     fn kick(&mut self, id: SocketId, code: u16) {
         if let Some(member) = self.remove(id) {
-            member.kicked.store(code, Ordering::Relaxed);
+            member.state.kicked.store(code, Ordering::Relaxed);
             let siblings: Vec<SocketId> = self
                 .members
                 .values()
@@ -168,23 +220,26 @@ impl Hub {
         }
     }
 
+    // ANCHOR: emit
     /// Encodes `event` at most once per wire format and offers it to every
-    /// targeted outbox without waiting. (All targeted members share one
-    /// namespace, so one encoding per format fits them all.)
+    /// targeted outbox. (All targeted members share one namespace, so one
+    /// encoding per format fits them all.)
     fn emit(&mut self, target: &Target, event: &Outgoing) {
         let mut encoded: [Option<Vec<Message>>; Wire::ALL.len()] = Default::default();
         let mut too_slow = Vec::new();
+        let patience = self.slow_client_timeout;
         let mut offer = |member: &Member| {
             let frames =
                 encoded[member.wire.index()].get_or_insert_with(|| member.wire.encode_frames(&member.nsp, event));
-            // A socket.io binary event is several frames; if the outbox fills
-            // halfway the client is dropped anyway, so no partial packet is used.
+            // One frame, or a socket.io binary event and its attachments.
             for frame in frames.iter() {
                 match member.outbox.try_send(frame.clone()) {
                     Ok(()) => {}
-                    Err(TrySendError::Full(_)) => {
-                        too_slow.push(member.id);
-                        break;
+                    Err(TrySendError::Full(frame)) => {
+                        if !wait_for_room(member, frame, patience) {
+                            too_slow.push(member.id);
+                            break;
+                        }
                     }
                     // The connection is ending; its Unregister is on the way.
                     Err(TrySendError::Disconnected(_)) => break,
@@ -215,8 +270,29 @@ impl Hub {
             }
         }
         for id in too_slow {
-            log::warn!("socket {id}: outbox full, dropping the slow client (close 1013)");
+            log::warn!("socket {id}: outbox full and its thread stuck, dropping the slow client (close 1013)");
             self.kick(id, 1013);
+        }
+    }
+    // ANCHOR_END: emit
+}
+
+/// Waits for room in a full outbox while its connection thread is not stuck.
+/// Returns false when the client is too slow: its thread has been in one
+/// write or handler for `patience`, or took nothing for `patience`.
+fn wait_for_room(member: &Member, mut frame: Message, patience: Duration) -> bool {
+    let started = Instant::now();
+    loop {
+        let stuck_for = member.state.busy_for().max(started.elapsed());
+        if stuck_for >= patience {
+            return false;
+        }
+        // Short slices, so a thread that gets stuck while we wait is noticed.
+        let slice = (patience - stuck_for).min(Duration::from_millis(10));
+        match member.outbox.send_timeout(frame, slice) {
+            Ok(()) => return true,
+            Err(SendTimeoutError::Disconnected(_)) => return true, // ending anyway
+            Err(SendTimeoutError::Timeout(back)) => frame = back,
         }
     }
 }

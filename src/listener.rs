@@ -86,6 +86,7 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         shared.handshake_started(id, clone);
         let thread_shared = shared.clone();
         let done = done_tx.clone();
+        // ANCHOR: spawn
         let spawned = thread::Builder::new()
             .name(format!("conn-{id}"))
             .stack_size(shared.config.connection_stack_size)
@@ -93,6 +94,7 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                 connection::serve(stream, id, thread_shared);
                 let _ = done.send(id);
             });
+        // ANCHOR_END: spawn
         match spawned {
             Ok(handle) => {
                 threads.insert(id, handle);

@@ -34,6 +34,7 @@ impl OriginPolicy {
 
     /// Decides whether a request with this `Origin` (if any) and this `Host`
     /// may open a WebSocket. `Err` carries the refused origin.
+    // ANCHOR: check
     pub fn check(&self, origin: Option<&str>, host: Option<&str>) -> Result<Verdict, String> {
         let Some(origin) = origin else {
             return Ok(Verdict::NoOrigin);
@@ -49,6 +50,7 @@ impl OriginPolicy {
         }
         Err(origin)
     }
+    // ANCHOR_END: check
 }
 
 /// True when `origin` (`scheme://host[:port]`) names the same host and port as

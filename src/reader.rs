@@ -20,6 +20,7 @@ use crossbeam_channel::Sender;
 /// (or the socket failed): there will be no more.
 pub type Chunk = Vec<u8>;
 
+// ANCHOR: read_loop
 /// The reader thread's whole job: socket → channel until EOF or error.
 ///
 /// The channel is bounded: when the connection thread is busy (a slow handler),
@@ -44,6 +45,7 @@ pub fn read_loop(mut stream: TcpStream, inbound: Sender<Chunk>, buffer_size: usi
     }
     let _ = inbound.send(Chunk::new()); // EOF
 }
+// ANCHOR_END: read_loop
 
 /// The stream tungstenite reads from and writes to on the connection thread.
 ///
@@ -87,6 +89,7 @@ impl Inbox {
     }
 }
 
+// ANCHOR: inbox_read
 impl Read for Inbox {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let available = &self.pending[self.pos..];
@@ -108,6 +111,7 @@ impl Read for Inbox {
         Ok(n)
     }
 }
+// ANCHOR_END: inbox_read
 
 impl Write for Inbox {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {

@@ -109,6 +109,13 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a stuck client may hold up a broadcast before it is dropped
+    /// with 1013 (default 500 ms).
+    pub fn slow_client_timeout(mut self, timeout: Duration) -> Self {
+        self.config.slow_client_timeout = timeout;
+        self
+    }
+
     /// Most connections at once (default 10,000; over it: 503).
     pub fn max_clients(mut self, clients: usize) -> Self {
         self.config.max_clients = clients;
@@ -283,11 +290,17 @@ impl Server {
     /// Serves on this thread until [`ServerHandle::shutdown`] (from `spawn`)
     /// stops it. Starts the `hub` thread, then blocks in `accept`.
     pub fn run(self) -> Result<()> {
-        let clients = self.clients.clone();
-        let hub_rx = self.hub_rx.clone();
-        let hub = thread::Builder::new().name("hub".into()).spawn(move || hub::run(hub_rx, clients))?;
-        log::info!("listening on {}", self.local_addr);
-        listener::accept_loop(&self.listener, &self.shared);
+        // The receiver is moved into the hub thread, not cloned: when the hub
+        // stops, the channel must have no receiver left, so that commands sent
+        // during shutdown (each closing connection's Unregister, what its
+        // on_disconnect handler emits) fail at once. A receiver kept here would
+        // let them pile up unread until the bounded queue is full, and then
+        // block those connection threads, and the listener joining them, forever.
+        let Server { listener, local_addr, shared, hub_rx, clients } = self;
+        let slow = shared.config.slow_client_timeout;
+        let hub = thread::Builder::new().name("hub".into()).spawn(move || hub::run(hub_rx, clients, slow))?;
+        log::info!("listening on {local_addr}");
+        listener::accept_loop(&listener, &shared);
         let _ = hub.join();
         log::info!("server stopped");
         Ok(())

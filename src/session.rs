@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -43,7 +43,7 @@ use tungstenite::Message;
 
 use crate::config::SocketIoConfig;
 use crate::engineio::{self, Packet};
-use crate::hub::{Command, Member};
+use crate::hub::{Command, Member, OutboxState};
 use crate::protocol::Wire;
 use crate::reader::Chunk;
 use crate::server::Shared;
@@ -147,8 +147,10 @@ pub(crate) struct Session {
     /// holds it, the outbox never disconnects: a kick is seen in `kicked`.
     outbox_tx: Sender<Message>,
     outbox: Receiver<Message>,
-    /// Set by the hub when it dropped this client (1013: too slow).
-    kicked: Arc<AtomicU16>,
+    /// Shared with the hub: `kicked` is set when it dropped this client
+    /// (1013: too slow); `busy`/`idle` tell it when this thread is stuck in a
+    /// write or a handler, as for `/ws` connections.
+    state: Arc<OutboxState>,
     transport: Transport,
     /// A WebSocket being tested with `2probe` before the upgrade.
     probing: Option<Box<WsLink>>,
@@ -184,7 +186,7 @@ impl Session {
             assembler: socketio::Assembler::default(),
             outbox_tx,
             outbox,
-            kicked: Arc::new(AtomicU16::new(0)),
+            state: Arc::new(OutboxState::new()),
             transport,
             probing: None,
             queue: Vec::new(),
@@ -228,7 +230,7 @@ impl Session {
             if let Err(end) = step {
                 break end;
             }
-            if self.kicked.load(Ordering::Relaxed) == 1013 {
+            if self.state.kicked.load(Ordering::Relaxed) == 1013 {
                 break SessionEnd::TooSlow;
             }
         };
@@ -427,9 +429,10 @@ impl Session {
     fn flush(&mut self) -> Result<(), SessionEnd> {
         match &mut self.transport {
             Transport::WebSocket(link) => {
-                for message in self.queue.drain(..) {
-                    link.send(message).map_err(link_end)?;
-                }
+                self.state.busy();
+                let written = self.queue.drain(..).try_for_each(|message| link.send(message));
+                self.state.idle();
+                written.map_err(link_end)?;
             }
             Transport::Polling { waiting } => {
                 if waiting.is_none() {
@@ -515,7 +518,7 @@ impl Session {
             wire: Wire::SocketIo,
             nsp: nsp.clone(),
             outbox: self.outbox_tx.clone(),
-            kicked: self.kicked.clone(),
+            state: self.state.clone(),
         }));
         log::info!("socket {id}: joined namespace {nsp} (session {}, conn {})", self.sid, self.id);
         // The CONNECT answer goes first: the client must know its socket
@@ -540,7 +543,9 @@ impl Session {
     /// and honours `disconnect()`.
     fn run_handler(&mut self, nsp: &str, f: impl FnOnce(&Socket)) -> Result<(), SessionEnd> {
         let Some(socket) = self.sockets.get(nsp) else { return Ok(()) };
+        self.state.busy();
         let panicked = panic::catch_unwind(AssertUnwindSafe(|| f(socket))).is_err();
+        self.state.idle();
         for item in socket.take_queued() {
             self.queue.extend(socketio::encode_outgoing(nsp, &item));
         }

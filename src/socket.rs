@@ -228,6 +228,7 @@ impl Socket {
     /// Runs the handler for one inbound event or ack.
     pub(crate) fn dispatch(&self, inbound: Inbound) {
         match inbound {
+            // ANCHOR: dispatch
             Inbound::Event { name, data, ack } => {
                 let handler = self.handlers.borrow().get(&name).cloned();
                 let Some(handler) = handler else {
@@ -243,6 +244,7 @@ impl Socket {
                     self.queued.borrow_mut().push(Outgoing::Ack { id, data });
                 }
             }
+            // ANCHOR_END: dispatch
             Inbound::Ack { id, data } => {
                 let callback = self.pending_acks.borrow_mut().remove(&id);
                 match callback {

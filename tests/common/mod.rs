@@ -169,7 +169,10 @@ pub fn require(tool: &str, available: bool) -> bool {
     if std::env::var("WSHUB_NO_SKIP").is_ok_and(|v| v == "1") {
         panic!("{tool} is required (WSHUB_NO_SKIP=1) but was not found; .ci/run installs it");
     }
-    eprintln!(
+    // Not `eprintln!`: libtest captures the print macros of a passing test, so
+    // the banner would never be seen. Writing to the stderr handle is not captured.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n!!!! SKIPPED: {tool} not found; this test did not run. CI sets WSHUB_NO_SKIP=1 to fail instead. !!!!\n"
     );
     false
@@ -183,4 +186,103 @@ pub fn has_program(program: &str) -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+// ---- added with the integration suite (tests/handshake.rs, events.rs, hub.rs, lifecycle.rs) ----
+
+/// Connects to `/ws` and reads the welcome `server-message` the test servers
+/// emit. Once it has arrived, the hub has registered this client (the
+/// connection thread registers before it runs `on_connection`), so a
+/// broadcast sent after this call reaches it.
+pub fn connect_greeted(addr: SocketAddr) -> Client {
+    let mut client = connect(addr);
+    assert_eq!(client.recv_event().0, "server-message", "expected the welcome event first");
+    client
+}
+
+/// The request head of a valid upgrade to `/ws`, for raw-TCP tests
+/// (`extra`: more header lines, each ending in `\r\n`).
+pub fn upgrade_request(addr: SocketAddr, extra: &str) -> String {
+    format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
+    )
+}
+
+/// Like [`raw_request`], but fails unless the server really closed the
+/// connection (EOF): a read timeout would also end `raw_request` with what it
+/// had, which cannot tell "dropped" from "still hanging". Returns the bytes.
+pub fn raw_request_until_eof(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).expect("tcp connect");
+    stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    stream.write_all(bytes).expect("write request");
+    read_until_eof(&mut stream)
+}
+
+/// Reads until the peer closes; fails on a read timeout.
+pub fn read_until_eof(stream: &mut TcpStream) -> Vec<u8> {
+    let mut response = Vec::new();
+    match stream.read_to_end(&mut response) {
+        Ok(_) => response,
+        // A reset after the server's answer still means "the server dropped us".
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => response,
+        Err(e) => panic!("the server did not close the connection: {e} (got {} bytes)", response.len()),
+    }
+}
+
+/// The threads the server started (`listener`, `hub`, `conn-N`, `conn-N-rx`),
+/// counted by name in /proc/self/task. Counting only these, rather than every
+/// thread, keeps the test harness's own threads (one per running test, spawned
+/// and reaped as tests start and finish) out of the measurement.
+pub fn server_thread_count() -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| {
+            let name = name.trim_end();
+            name == "listener" || name == "hub" || name.starts_with("conn-")
+        })
+        .count()
+}
+
+impl Client {
+    /// Sends `{"event":..,"data":..,"ack":id}` and returns the data of the
+    /// `{"ack":id,"data":..}` reply (events arriving before it are skipped).
+    pub fn call(&mut self, event: &str, data: Value, id: u64) -> Value {
+        self.send_json(json!({ "event": event, "data": data, "ack": id }));
+        for _ in 0..100 {
+            let reply = self.recv_json();
+            if reply.get("event").is_none() && reply["ack"] == json!(id) {
+                return reply["data"].clone();
+            }
+        }
+        panic!("no reply to ack {id}");
+    }
+
+    /// Reads until the server's Close frame and returns its code.
+    pub fn expect_close_code(&mut self) -> u16 {
+        let frame = self.expect_close().expect("the Close frame carries a code");
+        frame.code.into()
+    }
+
+    /// After a Close: keeps reading, which sends tungstenite's queued Close
+    /// reply, until the connection is over.
+    pub fn finish_close(&mut self) {
+        for _ in 0..100 {
+            match self.ws.read() {
+                Ok(_) => continue,
+                Err(_) => return, // ConnectionClosed, or a reset after the close: either way, over
+            }
+        }
+        panic!("the connection did not end after the close handshake");
+    }
+
+    /// Starts a clean close with code 1000 and completes the handshake.
+    pub fn close(mut self) {
+        let normal = CloseFrame { code: 1000.into(), reason: "bye".into() };
+        self.ws.close(Some(normal)).expect("send Close");
+        self.finish_close();
+    }
 }

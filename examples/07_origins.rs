@@ -1,0 +1,60 @@
+//! Chapter 07: origins. The same upgrade request sent with different `Origin`
+//! headers, as different web pages' browsers would send it, and the server's
+//! verdict for each.
+//!
+//! ```sh
+//! cargo run --example 07_origins
+//! ```
+//! To see the browser's side, run `cargo run --example seed` and, in a second
+//! terminal, serve a page from another port (e.g. `python3 -m http.server 5500`):
+//! a page from http://127.0.0.1:5500 may connect, one from any other port gets 403.
+//!
+//! Step through it: break on `wshub::origin::OriginPolicy::check` (src/origin.rs).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use wshub::Server;
+
+fn main() -> std::io::Result<()> {
+    // Like the seed: the page at http://127.0.0.1:5500 is on the allow-list.
+    let server = Server::builder().allow_origin("http://127.0.0.1:5500").bind(("127.0.0.1", 0))?;
+    server.on_connection(|socket| socket.emit("server-message", "Welcome to WebSocket"));
+    let handle = server.spawn()?;
+    let addr = handle.local_addr;
+
+    let cases = [
+        ("no Origin header (curl, a native app, a test)", None),
+        ("a page served by this very server", Some(format!("http://{addr}"))),
+        ("the listed page, http://127.0.0.1:5500", Some("http://127.0.0.1:5500".to_string())),
+        ("a page on another site", Some("http://evil.example".to_string())),
+        ("a page on the same host, another port", Some("http://127.0.0.1:5501".to_string())),
+        ("a file:// page (browsers send \"null\")", Some("null".to_string())),
+    ];
+    for (who, origin) in cases {
+        let status = upgrade_status(addr, origin.as_deref())?;
+        let origin = origin.map_or("(none)".to_string(), |o| format!("Origin: {o}"));
+        println!("{status:<24} {who:<47} {origin}");
+    }
+    handle.shutdown()
+}
+
+/// Sends an upgrade request with this `Origin` and returns the status line.
+fn upgrade_status(addr: SocketAddr, origin: Option<&str>) -> std::io::Result<String> {
+    let mut request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    );
+    if let Some(origin) = origin {
+        request.push_str(&format!("Origin: {origin}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+    tcp.write_all(request.as_bytes())?;
+    let mut buf = [0u8; 512];
+    let n = tcp.read(&mut buf)?;
+    let response = String::from_utf8_lossy(&buf[..n]);
+    Ok(response.lines().next().unwrap_or_default().trim_start_matches("HTTP/1.1 ").to_string())
+}

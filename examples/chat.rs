@@ -1,0 +1,330 @@
+//! A chat server: nicknames, rooms and who is online, with its own page.
+//!
+//! ```sh
+//! cargo run --example chat                 # open http://127.0.0.1:3000 in two browser windows
+//! PORT=8080 cargo run --example chat       # another port
+//! RUST_LOG=debug cargo run --example chat  # more detail
+//! ```
+//! Without a browser, in a second terminal:
+//! ```sh
+//! cargo run --example client -- ws://127.0.0.1:3000/ws
+//! /ack set-nick "ana"
+//! /emit chat-message "hello"
+//! /emit join-room "rust"
+//! ```
+//! Pages served: `/` the chat (`examples/chat/index.html`, `chat.js`, `chat.css`, embedded with
+//! `include_str!`: no build step, no CDN, works offline) and `/client`, the seed tutorial's test
+//! page (`examples/client/index.html`). The WebSocket is on `/ws`, same origin as the pages.
+//!
+//! # The chat's events
+//!
+//! Every frame is wshub's JSON envelope `{"event": name, "data": ...}` (see `src/protocol.rs`).
+//!
+//! ```text
+//! client → server
+//!   set-nick      "ana"         1–20 letters, digits, - _ . ; unique (ignoring case); not "guest-…".
+//!                               Ask for an ack ("ack": n) to get {"ok":true,"nick":"ana"}
+//!                               or {"ok":false,"error":"..."}.
+//!   chat-message  "hello"       1–500 characters, to everyone in your room (you included).
+//!   join-room     "rust"        1–24 of a-z 0-9 - _ (upper case is lowered); leaves your old room.
+//!   client-message  any         the seed tutorial's event: logged, and answered with a server-message.
+//!
+//! server → client
+//!   server-message  "text"      "Welcome to WebSocket" on connect; then notices (joined, left, renamed).
+//!   room-joined   {room, nick}  you are in `room` as `nick`: on connect (lobby, guest-N) and after join-room.
+//!   online        {room, users} the nicknames in `room`, sorted; sent to the room whenever it changes.
+//!   chat-message  {from, text, room, at}   `at`: milliseconds since the Unix epoch.
+//!   error         {message, event}         your `event` was refused; the connection stays open.
+//! ```
+//! Everyone starts in room `lobby` as `guest-<socket id>`. Bad input never closes the connection:
+//! it is answered with `error` (and, for `set-nick`, the ack says why too).
+//!
+//! # Step through it
+//! Break on `chat::on_chat_message` (this file), send a message from the page, and look at the
+//! backtrace: the handler runs on the sender's own thread `conn-N`, called by `Socket::dispatch`
+//! from `Connection::on_message` (`src/socket.rs`, `src/connection.rs`).
+//! The other handlers are `chat::on_connection`, `chat::on_set_nick`, `chat::on_join_room` and
+//! `chat::on_disconnect`. The shared state is [`Chat`]: one map behind a `Mutex`.
+//!
+//! `tests/browser.rs` drives this server with a real Chromium; `tests/chat.rs` checks the events
+//! with a plain WebSocket client. Both reach [`bind`] through `#[path = "../examples/chat.rs"]`.
+
+use std::collections::HashMap;
+use std::net::ToSocketAddrs;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::json;
+use wshub::{Io, Server, Socket, SocketId, Value};
+
+/// The room everyone starts in.
+pub const LOBBY: &str = "lobby";
+/// Longest nickname, in characters.
+pub const MAX_NICK: usize = 20;
+/// Longest room name, in characters.
+pub const MAX_ROOM: usize = 24;
+/// Longest chat message, in characters.
+pub const MAX_MESSAGE: usize = 500;
+/// New arrivals are called `guest-<id>`; nobody may pick such a name.
+const GUEST_PREFIX: &str = "guest-";
+
+fn main() -> std::io::Result<()> {
+    simple_logger::SimpleLogger::new()
+        .with_level(log::LevelFilter::Info)
+        .env()
+        .with_threads(true)
+        .init()
+        .expect("logger");
+
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let server = bind(("127.0.0.1", port))?;
+    log::info!("chat: open http://127.0.0.1:{port} in two browser windows (the seed's page: /client)");
+    server.run()
+}
+
+/// Binds the chat server on `addr`, with its pages and its handlers installed.
+/// `run()` it (as `main` does) or `spawn()` it (as the tests do).
+pub fn bind(addr: impl ToSocketAddrs) -> std::io::Result<Server> {
+    let server = Server::builder()
+        .page("/", include_str!("chat/index.html"))
+        .asset("/chat.js", "text/javascript; charset=utf-8", include_str!("chat/chat.js"))
+        .asset("/chat.css", "text/css; charset=utf-8", include_str!("chat/chat.css"))
+        .page("/client", include_str!("client/index.html"))
+        .bind(addr)?;
+    let chat = Chat::default();
+    server.on_connection(move |socket| on_connection(&chat, socket));
+    Ok(server)
+}
+
+/// The chat's shared state: who is connected, under which nickname, in which room.
+///
+/// Handlers run on each client's own thread, so the map is shared between
+/// threads: an `Arc` to share it, a std `Mutex` to change it. Nothing blocks
+/// for long while holding it (no I/O: emitting only queues a command for the hub).
+#[derive(Clone, Default)]
+pub struct Chat {
+    users: Arc<Mutex<HashMap<SocketId, User>>>,
+}
+
+/// One connected client, as the chat knows it.
+#[derive(Debug, Clone)]
+struct User {
+    nick: String,
+    room: String,
+}
+
+/// What `chat-message` carries from the server to the room.
+#[derive(Debug, Serialize)]
+struct ChatMessage {
+    from: String,
+    text: String,
+    room: String,
+    /// Milliseconds since the Unix epoch.
+    at: u64,
+}
+
+impl Chat {
+    /// Locks the map. A handler that panicked while holding the lock poisons
+    /// it, but every change below leaves the map whole, so the chat goes on.
+    fn users(&self) -> MutexGuard<'_, HashMap<SocketId, User>> {
+        self.users.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A client arrived: greet it, put it in the lobby, register its handlers.
+fn on_connection(chat: &Chat, socket: &Socket) {
+    log::info!("chat: socket {} connected from {}", socket.id(), socket.info().peer);
+    socket.emit("server-message", "Welcome to WebSocket");
+
+    let nick = format!("{GUEST_PREFIX}{}", socket.id());
+    {
+        // Why the broadcasts happen while the lock is held: the hub then
+        // receives the `online` lists in the order the map changed, so a
+        // slower thread can never overwrite a newer list with an older one.
+        let mut users = chat.users();
+        users.insert(socket.id(), User { nick: nick.clone(), room: LOBBY.to_string() });
+        socket.join(LOBBY);
+        socket.emit("room-joined", json!({ "room": LOBBY, "nick": nick }));
+        socket.io().to(LOBBY).emit("server-message", format!("{nick} joined #{LOBBY}"));
+        send_online(&users, socket.io(), LOBBY);
+    }
+
+    // Each closure only hands its own copy of `chat` to a named function, so
+    // that a breakpoint can be put on the function.
+    let c = chat.clone();
+    socket.on_with_ack("set-nick", move |socket, data| on_set_nick(&c, socket, data));
+    let c = chat.clone();
+    socket.on("chat-message", move |socket, data| on_chat_message(&c, socket, data));
+    let c = chat.clone();
+    socket.on("join-room", move |socket, data| on_join_room(&c, socket, data));
+    socket.on("client-message", on_client_message);
+    let c = chat.clone();
+    socket.on_disconnect(move |socket, reason| on_disconnect(&c, socket, reason));
+}
+
+/// `set-nick "ana"`: rename this client. The return value is the ack reply.
+fn on_set_nick(chat: &Chat, socket: &Socket, data: Value) -> Value {
+    let wanted = match valid_nick(&data) {
+        Ok(nick) => nick,
+        Err(why) => return refuse(socket, "set-nick", why),
+    };
+    let mut users = chat.users();
+    let taken = users.iter().any(|(id, user)| *id != socket.id() && user.nick.to_lowercase() == wanted.to_lowercase());
+    if taken {
+        drop(users);
+        return refuse(socket, "set-nick", format!("the nickname {wanted:?} is taken"));
+    }
+    let Some(me) = users.get_mut(&socket.id()) else {
+        drop(users);
+        return refuse(socket, "set-nick", "you are not in the chat any more".into());
+    };
+    let old = std::mem::replace(&mut me.nick, wanted.clone());
+    let room = me.room.clone();
+    if old != wanted {
+        log::info!("chat: socket {}: {old} is now {wanted}", socket.id());
+        socket.io().to(room.as_str()).emit("server-message", format!("{old} is now known as {wanted}"));
+        send_online(&users, socket.io(), &room);
+    }
+    json!({ "ok": true, "nick": wanted })
+}
+
+/// `chat-message "hello"`: send it to everyone in this client's room, the
+/// sender included (the sender's page shows it when the server has it).
+fn on_chat_message(chat: &Chat, socket: &Socket, data: Value) {
+    let text = match valid_message(&data) {
+        Ok(text) => text,
+        Err(why) => {
+            refuse(socket, "chat-message", why);
+            return;
+        }
+    };
+    let Some(user) = chat.users().get(&socket.id()).cloned() else {
+        return; // already gone: nothing to say it to
+    };
+    let message = ChatMessage { from: user.nick, text, room: user.room.clone(), at: now_ms() };
+    log::debug!("chat: #{} <{}> {}", message.room, message.from, message.text);
+    socket.io().to(user.room).emit("chat-message", message);
+}
+
+/// `join-room "rust"`: leave the current room for another one.
+fn on_join_room(chat: &Chat, socket: &Socket, data: Value) {
+    let room = match valid_room(&data) {
+        Ok(room) => room,
+        Err(why) => {
+            refuse(socket, "join-room", why);
+            return;
+        }
+    };
+    let mut users = chat.users();
+    let Some(me) = users.get_mut(&socket.id()) else {
+        return;
+    };
+    let old = std::mem::replace(&mut me.room, room.clone());
+    let nick = me.nick.clone();
+    if old != room {
+        socket.leave(&old);
+        socket.join(&room);
+        let io = socket.io();
+        io.to(old.as_str()).emit("server-message", format!("{nick} left #{old} for #{room}"));
+        io.to(room.as_str()).emit("server-message", format!("{nick} joined #{room}"));
+        send_online(&users, io, &old);
+        send_online(&users, io, &room);
+    }
+    socket.emit("room-joined", json!({ "room": room, "nick": nick }));
+}
+
+/// The seed tutorial's `client-message`: logged, and answered so that the
+/// seed's page (`/client`) and the terminal client see a reply.
+fn on_client_message(socket: &Socket, data: Value) {
+    log::info!("Client message : {data}");
+    socket.emit("server-message", format!("The server got your client-message: {data}"));
+}
+
+/// The connection ended (for any reason): forget the client, tell its room.
+fn on_disconnect(chat: &Chat, socket: &Socket, reason: &str) {
+    let mut users = chat.users();
+    if let Some(user) = users.remove(&socket.id()) {
+        log::info!("chat: {} left ({reason})", user.nick);
+        socket.io().to(user.room.as_str()).emit("server-message", format!("{} left", user.nick));
+        send_online(&users, socket.io(), &user.room);
+    }
+}
+
+/// Sends `online` {room, users} to everyone in `room`.
+fn send_online(users: &HashMap<SocketId, User>, io: &Io, room: &str) {
+    let mut nicks: Vec<&str> = users.values().filter(|u| u.room == room).map(|u| u.nick.as_str()).collect();
+    nicks.sort_by_key(|nick| nick.to_lowercase());
+    io.to(room).emit("online", json!({ "room": room, "users": nicks }));
+}
+
+/// Answers bad input with an `error` event, and returns the ack reply saying the same.
+fn refuse(socket: &Socket, event: &str, message: String) -> Value {
+    log::info!("chat: socket {}: {event} refused: {message}", socket.id());
+    socket.emit("error", json!({ "message": message, "event": event }));
+    json!({ "ok": false, "error": message })
+}
+
+// ---- input checks: each returns the cleaned value or a reason for the user ----
+
+/// A nickname: 1–20 letters, digits, `-`, `_` or `.`, not starting with `guest-`.
+fn valid_nick(data: &Value) -> Result<String, String> {
+    let nick = expect_string(data, "set-nick", "\"ana\"")?.trim();
+    let len = nick.chars().count();
+    if len == 0 || len > MAX_NICK {
+        return Err(format!("a nickname has 1 to {MAX_NICK} characters (got {len})"));
+    }
+    if let Some(c) = nick.chars().find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+        return Err(format!("{c:?} is not allowed in a nickname: use letters, digits, '-', '_' or '.'"));
+    }
+    if nick.to_lowercase().starts_with(GUEST_PREFIX) {
+        return Err(format!("nicknames starting with {GUEST_PREFIX:?} are kept for new arrivals"));
+    }
+    Ok(nick.to_string())
+}
+
+/// A message: 1–500 characters once the surrounding blanks are trimmed.
+fn valid_message(data: &Value) -> Result<String, String> {
+    let text = expect_string(data, "chat-message", "\"hello\"")?.trim();
+    let len = text.chars().count();
+    if len == 0 {
+        return Err("an empty message was not sent".into());
+    }
+    if len > MAX_MESSAGE {
+        return Err(format!("a message has at most {MAX_MESSAGE} characters (got {len})"));
+    }
+    Ok(text.to_string())
+}
+
+/// A room name: 1–24 of `a-z`, `0-9`, `-`, `_` (upper case is lowered).
+fn valid_room(data: &Value) -> Result<String, String> {
+    let room = expect_string(data, "join-room", "\"rust\"")?.trim().to_lowercase();
+    let len = room.chars().count();
+    if len == 0 || len > MAX_ROOM {
+        return Err(format!("a room name has 1 to {MAX_ROOM} characters (got {len})"));
+    }
+    if let Some(c) = room.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'))) {
+        return Err(format!("{c:?} is not allowed in a room name: use a-z, 0-9, '-' or '_'"));
+    }
+    Ok(room)
+}
+
+/// The data as a string, or a reason naming what came instead (never the
+/// data itself: it may be a megabyte long).
+fn expect_string<'a>(data: &'a Value, event: &str, example: &str) -> Result<&'a str, String> {
+    data.as_str().ok_or_else(|| {
+        let got = match data {
+            Value::Null => "nothing",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "an array",
+            Value::Object(_) => "an object",
+        };
+        format!("{event} expects a string, like {example}, not {got}")
+    })
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

@@ -1,0 +1,170 @@
+//! The chat example's event contract (see the top of `examples/chat.rs`),
+//! checked with a plain WebSocket client: no browser needed.
+mod common;
+
+#[path = "../examples/chat.rs"]
+#[allow(dead_code)]
+mod chat;
+
+use common::*;
+use serde_json::{json, Value};
+use wshub::ServerHandle;
+
+/// Most frames a test reads while looking for one; a missing frame fails
+/// after this many others (or after `READ_TIMEOUT` of silence).
+const LOOK_AHEAD: usize = 100;
+
+fn start_chat() -> ServerHandle {
+    watchdog(120);
+    chat::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0").spawn().expect("spawn the chat server")
+}
+
+/// Connects, checks the greeting, and returns the client with its guest nickname.
+fn join(server: &ServerHandle) -> (Client, String) {
+    let mut client = connect(server.local_addr);
+    assert_eq!(client.recv_event(), ("server-message".to_string(), json!("Welcome to WebSocket")));
+    let joined = next(&mut client, "room-joined", |_| true);
+    assert_eq!(joined["room"], "lobby");
+    let nick = joined["nick"].as_str().expect("room-joined carries the nickname").to_string();
+    (client, nick)
+}
+
+/// Reads frames until an event named `event` whose data satisfies `wanted`,
+/// skipping the others (notices, online lists…).
+fn next(client: &mut Client, event: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..LOOK_AHEAD {
+        let frame = client.recv_json();
+        if frame["event"] == event && wanted(&frame["data"]) {
+            return frame["data"].clone();
+        }
+    }
+    panic!("no {event} event in the next {LOOK_AHEAD} frames");
+}
+
+/// Reads frames until the reply to ack `id`, skipping events.
+fn ack(client: &mut Client, id: u64) -> Value {
+    for _ in 0..LOOK_AHEAD {
+        let frame = client.recv_json();
+        if frame.get("event").is_none() && frame["ack"] == id {
+            return frame["data"].clone();
+        }
+    }
+    panic!("no reply to ack {id} in the next {LOOK_AHEAD} frames");
+}
+
+fn set_nick(client: &mut Client, nick: &str, id: u64) -> Value {
+    client.send_json(json!({ "event": "set-nick", "data": nick, "ack": id }));
+    ack(client, id)
+}
+
+/// The next `online` list for `room`, as nicknames.
+fn online(client: &mut Client, room: &str, users: &[&str]) {
+    next(client, "online", |data| data["room"] == room && data["users"] == json!(users));
+}
+
+/// A new client is welcomed, placed in `lobby` as `guest-<id>`, and the lobby's
+/// `online` list names it.
+#[test]
+fn a_newcomer_is_welcomed_into_the_lobby_as_a_guest() {
+    let server = start_chat();
+    let (mut client, nick) = join(&server);
+    assert!(nick.starts_with("guest-"), "{nick}");
+    online(&mut client, "lobby", &[&nick]);
+}
+
+/// `set-nick` answers its ack with `{ok, nick}`; a taken (any case), reserved,
+/// badly spelled or non-string nickname is refused with an `error` event and
+/// `{ok: false, error}`, and the name does not change.
+#[test]
+fn set_nick_acks_good_names_and_refuses_bad_ones() {
+    let server = start_chat();
+    let (mut ana, _) = join(&server);
+    let (mut bob, _) = join(&server);
+    assert_eq!(set_nick(&mut ana, "ana", 1), json!({ "ok": true, "nick": "ana" }));
+
+    for (n, bad) in ["ANA", "guest-99", "bob smith", "", "abcdefghijklmnopqrstu", "<script>"].into_iter().enumerate() {
+        let reply = set_nick(&mut bob, bad, 10 + n as u64);
+        assert_eq!(reply["ok"], false, "{bad:?} was accepted: {reply}");
+        assert!(reply["error"].is_string());
+    }
+    bob.send_json(json!({ "event": "set-nick", "data": 42 }));
+    let error = next(&mut bob, "error", |d| d["message"].as_str().unwrap_or("").contains("not a number"));
+    assert_eq!(error["event"], "set-nick");
+
+    assert_eq!(set_nick(&mut bob, "  bob ", 20), json!({ "ok": true, "nick": "bob" }), "blanks are trimmed");
+    online(&mut ana, "lobby", &["ana", "bob"]);
+}
+
+/// `chat-message` reaches everyone in the sender's room (sender included) as
+/// `{from, text, room, at}`, and nobody in another room.
+#[test]
+fn a_message_reaches_its_room_only() {
+    let server = start_chat();
+    let (mut ana, _) = join(&server);
+    let (mut bob, _) = join(&server);
+    let (mut cat, _) = join(&server);
+    set_nick(&mut ana, "ana", 1);
+    set_nick(&mut bob, "bob", 1);
+    set_nick(&mut cat, "cat", 1);
+
+    cat.emit("join-room", json!("Rust"));
+    assert_eq!(next(&mut cat, "room-joined", |_| true), json!({ "room": "rust", "nick": "cat" }));
+    online(&mut ana, "lobby", &["ana", "bob"]);
+
+    ana.emit("chat-message", json!("  lobby only  "));
+    let got = next(&mut bob, "chat-message", |_| true);
+    assert_eq!((&got["from"], &got["text"], &got["room"]), (&json!("ana"), &json!("lobby only"), &json!("lobby")));
+    assert!(got["at"].as_u64().is_some_and(|at| at > 1_600_000_000_000), "at is Unix milliseconds: {got}");
+    next(&mut ana, "chat-message", |d| d["text"] == "lobby only");
+
+    // The hub handled ana's message before cat sends hers (ana has received
+    // it), and it delivers in order: so cat's first chat-message being her own
+    // proves the lobby's never reached her.
+    cat.emit("chat-message", json!("in rust"));
+    let first = next(&mut cat, "chat-message", |_| true);
+    assert_eq!((&first["text"], &first["room"]), (&json!("in rust"), &json!("rust")));
+    ana.emit("chat-message", json!("lobby again"));
+    assert_eq!(next(&mut bob, "chat-message", |_| true)["text"], "lobby again", "bob got rust's message");
+}
+
+/// Bad input (empty, too long, not a string, a bad room name, an unknown
+/// shape) is answered with an `error` event naming the event, and the
+/// connection keeps working.
+#[test]
+fn bad_input_is_answered_with_an_error_and_the_connection_stays() {
+    let server = start_chat();
+    let (mut ana, _) = join(&server);
+    let cases = [
+        ("chat-message", json!("   ")),
+        ("chat-message", json!("x".repeat(501))),
+        ("chat-message", json!({ "text": "hi" })),
+        ("join-room", json!("no spaces")),
+        ("join-room", json!("r".repeat(25))),
+        ("join-room", Value::Null),
+    ];
+    for (event, data) in cases {
+        ana.emit(event, data.clone());
+        let error = next(&mut ana, "error", |_| true);
+        assert_eq!(error["event"], event, "{event} {data}: {error}");
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty() && m.len() < 200), "{error}");
+    }
+    let longest = "é".repeat(500); // 500 characters, 1000 bytes: the limit counts characters
+    ana.emit("chat-message", json!(longest));
+    assert_eq!(next(&mut ana, "chat-message", |_| true)["text"], json!(longest));
+}
+
+/// When a client leaves, the others in its room get a notice and a new
+/// `online` list without it.
+#[test]
+fn leaving_updates_the_room() {
+    let server = start_chat();
+    let (mut ana, _) = join(&server);
+    let (mut bob, _) = join(&server);
+    set_nick(&mut ana, "ana", 1);
+    set_nick(&mut bob, "bob", 1);
+    online(&mut ana, "lobby", &["ana", "bob"]);
+
+    bob.ws.close(None).expect("close");
+    next(&mut ana, "server-message", |d| d == "bob left");
+    online(&mut ana, "lobby", &["ana"]);
+}
