@@ -84,6 +84,7 @@ fn client_websocket_only_every_feature() {
     let server = start_reference();
     let out = run_node("tests/socketio/features.mjs", &[&format!("http://{}", server.local_addr), "websocket"]);
     assert!(out.contains("ok - connected over websocket"), "{out}");
+    assert!(out.contains("ok - an oversize message gets close 1009"), "{out}");
     assert!(out.contains("done"), "{out}");
 }
 

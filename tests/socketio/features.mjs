@@ -58,6 +58,16 @@ check(socket.connected && custom.connected, "stays connected across 3 server pin
 custom.disconnect();
 check(!custom.connected && socket.connected, "leaving /custom keeps / connected");
 
+if (transports?.[0] === "websocket") {
+  // A message over maxPayload (1,000,000 bytes): the server closes with 1009.
+  const big = io(url, { transports, forceNew: true });
+  await next(big, "connect");
+  const gone = next(big, "disconnect");
+  big.emit("message", "x".repeat(1_000_001));
+  const [why, details] = await gone;
+  check(details?.context?.code === 1009, `an oversize message gets close 1009 (${why})`);
+}
+
 const reason = next(socket, "disconnect");
 socket.emit("disconnect-me");
 check((await reason)[0] === "io server disconnect", "server-side disconnect() reaches the client");
