@@ -155,12 +155,17 @@ fn seed_client_gets_the_welcome_and_its_message_reaches_the_handler() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start node");
-    let message = rx.recv_timeout(Duration::from_secs(20)).expect("client-message reached the handler");
-    assert_eq!(message, json!("Hello there! My name is Laxman"));
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let welcomed = lines.by_ref().map_while(Result::ok).any(|line| line.contains("Welcome to WebSocket"));
+    let message = rx.recv_timeout(Duration::from_secs(20));
+    // The client never exits by itself (neither does the seed's): read its
+    // output on a thread until the welcome shows up, then stop it.
+    let stdout = child.stdout.take().expect("stdout");
+    let (line_tx, line_rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).try_for_each(|l| line_tx.send(l)));
+    let welcomed = std::iter::from_fn(|| line_rx.recv_timeout(Duration::from_secs(20)).ok())
+        .any(|line| line.contains("Welcome to WebSocket"));
     let _ = child.kill();
     let _ = child.wait();
+    assert_eq!(message.ok(), Some(json!("Hello there! My name is Laxman")));
     assert!(welcomed, "the seed client did not print the welcome");
 }
 
