@@ -60,7 +60,7 @@ impl Wire {
     /// or for socket.io binary data a text frame and its attachments.
     pub fn encode_frames(self, nsp: &str, out: &Outgoing) -> Vec<Message> {
         match self {
-            Wire::Json => vec![Message::text(json::encode(out))],
+            Wire::Json => vec![self.encode(out)],
             Wire::SocketIo => crate::socketio::encode_outgoing(nsp, out),
         }
     }

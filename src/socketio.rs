@@ -367,6 +367,8 @@ pub fn encode_outgoing(nsp: &str, out: &Outgoing) -> Vec<Message> {
             let array = serde_json::json!(["error", { "message": message }]).to_string();
             (Kind::Event, None, array)
         }
+        // A raw frame (`Socket::send`) goes out exactly as the handler gave it.
+        Outgoing::Raw(message) => return vec![message.clone()],
     };
     // Why a text search first: parsing every broadcast to look for bytes
     // would cost every event; the marker's key is rare in real data.
