@@ -133,4 +133,5 @@ if [ "$unresolved" -ne 0 ]; then
   echo "gdb: 1 passed, 1 failed"
   exit 1
 fi
-echo "gdb: 2 passed, 0 failed ($(echo "$pairs" | wc -l) documented breakpoints resolve)"
+echo "$(echo "$pairs" | wc -l) documented breakpoints resolve"
+echo "gdb: 2 passed, 0 failed"

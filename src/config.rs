@@ -53,8 +53,43 @@ pub struct Config {
     pub connection_stack_size: usize,
     /// Path that accepts WebSocket upgrades for the JSON protocol (default `/ws`).
     pub ws_path: String,
-    /// Which `Origin` headers may open a WebSocket.
+    /// Which `Origin` headers may open a WebSocket (and, for socket.io's
+    /// long-polling, which pages get CORS headers instead of a 403).
     pub origins: OriginPolicy,
+    /// The socket.io endpoint's own settings.
+    pub socketio: SocketIoConfig,
+}
+
+/// Settings of the socket.io endpoint. The defaults are Node socket.io's, so
+/// a client tuned for Node behaves the same here.
+#[derive(Debug, Clone)]
+pub struct SocketIoConfig {
+    /// Path prefix of the endpoint (default `/socket.io/`, the client's default).
+    pub path: String,
+    /// The server sends an Engine.IO ping this often (default 25 s). It is
+    /// also told to the client, which gives up after pingInterval + pingTimeout
+    /// without a ping.
+    pub ping_interval: Duration,
+    /// How long the client has to answer a ping with a pong (default 20 s).
+    pub ping_timeout: Duration,
+    /// How long a new connection may take to join a namespace (send `40`)
+    /// before it is closed (default 45 s).
+    pub connect_timeout: Duration,
+    /// Largest Engine.IO message or polling body, in bytes (default 1,000,000,
+    /// sent to the client as `maxPayload`). Over it: close 1009 / HTTP 413.
+    pub max_payload: usize,
+}
+
+impl Default for SocketIoConfig {
+    fn default() -> Self {
+        SocketIoConfig {
+            path: "/socket.io/".to_string(),
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(45),
+            max_payload: 1_000_000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -75,6 +110,7 @@ impl Default for Config {
             connection_stack_size: 256 * 1024,
             ws_path: "/ws".to_string(),
             origins: OriginPolicy::default(),
+            socketio: SocketIoConfig::default(),
         }
     }
 }

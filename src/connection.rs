@@ -108,6 +108,11 @@ pub(crate) fn serve(mut stream: TcpStream, id: SocketId, shared: Arc<Shared>) {
         return respond(stream, id, Response::refusal(503, "server is shutting down"), false);
     }
 
+    // socket.io has its own endpoint: HTTP long-polling and its own upgrades.
+    if request.path.starts_with(config.socketio.path.as_str()) {
+        return crate::engine::serve(stream, request, rest, id, peer, shared.clone());
+    }
+
     // Step 2: decide. A page or a refusal ends here; an upgrade goes on.
     let head_only = request.method == "HEAD";
     match handshake::route(&request, config, &shared.pages) {
@@ -208,7 +213,8 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
     // `Arc`s, not `Message`s: see `Member::outbox` in hub.rs.
     let (outbox_tx, outbox_rx) = bounded::<Arc<Message>>(config.outbox_capacity);
     let outbox_state = Arc::new(OutboxState::new());
-    shared.io.send(Command::Register(Member { id, wire, outbox: outbox_tx, state: outbox_state.clone() }));
+    let nsp = "/".to_string(); // `/ws` clients live in socket.io's default namespace
+    shared.io.send(Command::Register(Member { id, wire, nsp, outbox: outbox_tx, state: outbox_state.clone() }));
     // Why look now: a Register queued behind the hub's Shutdown is never read,
     // so the hub would never close this client and `shutdown()` would wait for
     // it forever. The server is marked stopping before Shutdown is sent, so a

@@ -47,50 +47,52 @@ pub fn route(req: &Request, config: &Config, pages: &Pages) -> Route {
                 Route::Respond(refuse(405, format!("{} only answers GET", req.path)).with_header("Allow", "GET, HEAD"))
             }
         };
-    } else if req.path.starts_with("/socket.io/") {
-        return Route::Respond(refuse(
-            404,
-            "socket.io is not spoken on this server; use the JSON protocol on the WebSocket path",
-        ));
+    } else if req.path.starts_with("/socket.io/") && config.socketio.path != "/socket.io/" {
+        // Only reached when socket.io was moved to another path.
+        return Route::Respond(refuse(404, format!("socket.io is served under {}", config.socketio.path)));
     } else {
         return Route::Respond(refuse(404, format!("no page or WebSocket endpoint at {}", req.path)));
     };
 
+    match check_upgrade(req, config) {
+        Ok((key, origin)) => Route::Upgrade { key, wire, origin },
+        Err(response) => Route::Respond(response),
+    }
+}
+
+/// The checks every WebSocket upgrade must pass, on any path (`/ws` and
+/// `/socket.io/`): returns the client's key and why its Origin was let in,
+/// or the refusal to send.
+pub fn check_upgrade(req: &Request, config: &Config) -> Result<(String, Verdict), Response> {
     if req.method != "GET" {
-        return Route::Respond(
-            refuse(405, format!("a WebSocket upgrade must be a GET, not {}", req.method)).with_header("Allow", "GET"),
+        return Err(
+            refuse(405, format!("a WebSocket upgrade must be a GET, not {}", req.method)).with_header("Allow", "GET")
         );
     }
     if req.version < 1 {
-        return Route::Respond(refuse(400, "a WebSocket upgrade needs HTTP/1.1"));
+        return Err(refuse(400, "a WebSocket upgrade needs HTTP/1.1"));
     }
     if !req.header_has_token("Upgrade", "websocket") {
-        return Route::Respond(
-            refuse(426, format!("{} only speaks WebSocket: send 'Upgrade: websocket'", req.path))
-                .with_header("Upgrade", "websocket")
-                .with_header("Sec-WebSocket-Version", "13"),
-        );
+        return Err(refuse(426, format!("{} only speaks WebSocket: send 'Upgrade: websocket'", req.path))
+            .with_header("Upgrade", "websocket")
+            .with_header("Sec-WebSocket-Version", "13"));
     }
     if !req.header_has_token("Connection", "upgrade") {
-        return Route::Respond(refuse(400, "missing 'Connection: Upgrade' header"));
+        return Err(refuse(400, "missing 'Connection: Upgrade' header"));
     }
     if req.header("Sec-WebSocket-Version").map(str::trim) != Some("13") {
         let got = req.header("Sec-WebSocket-Version").unwrap_or("none");
-        return Route::Respond(
-            refuse(426, format!("unsupported Sec-WebSocket-Version {got}: this server speaks 13"))
-                .with_header("Sec-WebSocket-Version", "13"),
-        );
+        return Err(refuse(426, format!("unsupported Sec-WebSocket-Version {got}: this server speaks 13"))
+            .with_header("Sec-WebSocket-Version", "13"));
     }
     let key = match req.header("Sec-WebSocket-Key").map(str::trim) {
-        None => return Route::Respond(refuse(400, "missing Sec-WebSocket-Key header")),
-        Some(key) if !is_valid_key(key) => {
-            return Route::Respond(refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64"))
-        }
+        None => return Err(refuse(400, "missing Sec-WebSocket-Key header")),
+        Some(key) if !is_valid_key(key) => return Err(refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64")),
         Some(key) => key.to_string(),
     };
     match config.origins.check(req.header("Origin"), req.header("Host")) {
-        Ok(origin) => Route::Upgrade { key, wire, origin },
-        Err(origin) => Route::Respond(refuse(
+        Ok(origin) => Ok((key, origin)),
+        Err(origin) => Err(refuse(
             403,
             format!("origin {origin} is not allowed; allow it with ServerBuilder::allow_origin(\"{origin}\")"),
         )),

@@ -163,8 +163,15 @@ impl Response {
 
     /// Writes the response. `head_only` leaves out the body (for `HEAD`).
     pub fn write_to(&self, out: &mut impl Write, head_only: bool) -> io::Result<()> {
+        self.write_with(out, head_only, false)
+    }
+
+    /// Writes the response, saying whether the connection stays open for
+    /// another request (`keep_alive`, used by socket.io's long-polling).
+    pub fn write_with(&self, out: &mut impl Write, head_only: bool, keep_alive: bool) -> io::Result<()> {
+        let connection = if keep_alive { "keep-alive" } else { "close" };
         let mut bytes = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {connection}\r\n",
             self.status,
             status_text(self.status),
             self.content_type,
@@ -194,6 +201,8 @@ pub fn status_text(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
         426 => "Upgrade Required",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",

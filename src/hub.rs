@@ -14,6 +14,11 @@
 //! "too slow"). Otherwise the hub waits for room, at most that long, and
 //! nothing a healthy client was sent is lost. One stalled client costs the
 //! others at most one such wait, never a wait per message.
+//!
+//! Broadcasts are scoped to a **namespace** (socket.io's `/`, `/admin`, …):
+//! `/ws` clients live in `/`. A socket.io client joined to two namespaces is
+//! two members (two socket ids) that share one outbox, because one connection
+//! carries both; see `session.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
@@ -46,17 +51,21 @@ pub enum Command {
 /// Who receives an [`Command::Emit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// Every socket, except one if given (the sender of a `broadcast`).
+    /// Every socket of a namespace, except one if given (the sender of a `broadcast`).
     All {
         /// The socket left out.
         except: Option<SocketId>,
+        /// Only sockets of this namespace (`/` for `/ws` clients).
+        nsp: String,
     },
-    /// Every socket in a room, except one if given.
+    /// Every socket in a room of a namespace, except one if given.
     Room {
         /// The room's name.
         room: String,
         /// The socket left out.
         except: Option<SocketId>,
+        /// Rooms are per namespace, as in socket.io.
+        nsp: String,
     },
     /// One socket.
     One(SocketId),
@@ -69,6 +78,8 @@ pub struct Member {
     pub id: SocketId,
     /// Its wire format: broadcasts are encoded once per format.
     pub wire: Wire,
+    /// Its namespace (`/` unless a socket.io client joined another).
+    pub nsp: String,
     /// Its bounded outbox; the connection thread reads the other end.
     ///
     /// Why `Arc<Message>` and not `Message`: a bounded crossbeam channel
@@ -199,44 +210,62 @@ impl Hub {
     }
 
     /// Lets go of a member's outbox, telling its connection thread why.
+    /// Members sharing that outbox (other namespaces of the same socket.io
+    /// connection) go too: the outbox only disconnects when all are dropped.
     fn kick(&mut self, id: SocketId, code: u16) {
         if let Some(member) = self.remove(id) {
             member.state.kicked.store(code, Ordering::Relaxed);
+            let siblings: Vec<SocketId> = self
+                .members
+                .values()
+                .filter(|(other, _)| other.outbox.same_channel(&member.outbox))
+                .map(|(other, _)| other.id)
+                .collect();
+            for sibling in siblings {
+                self.remove(sibling);
+            }
         }
     }
 
     // ANCHOR: emit
     /// Encodes `event` at most once per wire format and offers it to every
-    /// targeted outbox.
+    /// targeted outbox. (All targeted members share one namespace, so one
+    /// encoding per format fits them all.)
     fn emit(&mut self, target: &Target, event: &Outgoing) {
-        let mut encoded: [Option<Arc<Message>>; Wire::ALL.len()] = Default::default();
+        let mut encoded: [Option<Vec<Arc<Message>>>; Wire::ALL.len()] = Default::default();
         let mut too_slow = Vec::new();
         let patience = self.slow_client_timeout;
         let mut offer = |member: &Member| {
-            let frame = encoded[member.wire.index()].get_or_insert_with(|| Arc::new(member.wire.encode(event)));
-            match member.outbox.try_send(frame.clone()) {
-                Ok(()) => {}
-                Err(TrySendError::Full(frame)) => {
-                    if !wait_for_room(member, frame, patience) {
-                        too_slow.push(member.id);
+            let frames = encoded[member.wire.index()].get_or_insert_with(|| {
+                member.wire.encode_frames(&member.nsp, event).into_iter().map(Arc::new).collect()
+            });
+            // One frame, or a socket.io binary event and its attachments.
+            for frame in frames.iter() {
+                match member.outbox.try_send(frame.clone()) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(frame)) => {
+                        if !wait_for_room(member, frame, patience) {
+                            too_slow.push(member.id);
+                            break;
+                        }
                     }
+                    // The connection is ending; its Unregister is on the way.
+                    Err(TrySendError::Disconnected(_)) => break,
                 }
-                // The connection is ending; its Unregister is on the way.
-                Err(TrySendError::Disconnected(_)) => {}
             }
         };
         match target {
-            Target::All { except } => {
+            Target::All { except, nsp } => {
                 for (id, (member, _)) in &self.members {
-                    if Some(*id) != *except {
+                    if Some(*id) != *except && member.nsp == *nsp {
                         offer(member);
                     }
                 }
             }
-            Target::Room { room, except } => {
+            Target::Room { room, except, nsp } => {
                 for id in self.rooms.get(room).into_iter().flatten() {
                     if Some(*id) != *except {
-                        if let Some((member, _)) = self.members.get(id) {
+                        if let Some((member, _)) = self.members.get(id).filter(|(m, _)| m.nsp == *nsp) {
                             offer(member);
                         }
                     }

@@ -22,16 +22,29 @@ pub struct Io {
     hub: Sender<Command>,
     /// Upgraded sockets registered with the hub, kept up to date by the hub.
     clients: Arc<AtomicUsize>,
+    /// The namespace this handle emits to: `/` (where `/ws` clients are too),
+    /// or the socket.io namespace of [`Io::of`].
+    nsp: Arc<str>,
 }
 
 impl Io {
     pub(crate) fn new(hub: Sender<Command>, clients: Arc<AtomicUsize>) -> Io {
-        Io { hub, clients }
+        Io { hub, clients, nsp: Arc::from("/") }
+    }
+
+    /// The same hub, emitting to socket.io namespace `nsp` (e.g. `/admin`).
+    pub fn of(&self, nsp: &str) -> Io {
+        Io { hub: self.hub.clone(), clients: self.clients.clone(), nsp: Arc::from(nsp) }
+    }
+
+    /// The namespace this handle emits to.
+    pub fn namespace(&self) -> &str {
+        &self.nsp
     }
 
     /// Sends `event` with `data` to every connected client.
     pub fn emit<T: Serialize>(&self, event: &str, data: T) {
-        self.emit_to(Target::All { except: None }, event, data);
+        self.emit_to(Target::All { except: None, nsp: self.nsp.to_string() }, event, data);
     }
 
     /// Selects the clients in `room`, for [`To::emit`].
@@ -75,6 +88,7 @@ impl To<'_> {
 
     /// Sends `event` with `data` to every client in the room.
     pub fn emit<T: Serialize>(self, event: &str, data: T) {
-        self.io.emit_to(Target::Room { room: self.room, except: self.except }, event, data);
+        let nsp = self.io.nsp.to_string();
+        self.io.emit_to(Target::Room { room: self.room, except: self.except, nsp }, event, data);
     }
 }

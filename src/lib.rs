@@ -48,11 +48,21 @@
 //! 9. [`io`] — [`Io`], a `Clone + Send` handle to the hub for pushing data
 //!    from any thread.
 //!
+//! socket.io (`/socket.io/`) takes a side road after step 2: [`engineio`] and
+//! [`socketio`] are its packets, `engine` answers its HTTP requests
+//! (long-polling, upgrades), `session` is one socket.io client (its
+//! heartbeat, its namespace sockets, its transport) and [`wslink`] the
+//! WebSocket under it. Its events then go through the same [`socket`] and
+//! [`hub`]. See `docs/13-socketio.md`.
+//!
 //! [`config`] holds every limit and timeout with its default and the reason
 //! for it.
 
+pub mod args;
 pub mod config;
 pub mod connection;
+mod engine;
+pub mod engineio;
 pub mod handshake;
 pub mod http;
 pub mod hub;
@@ -62,11 +72,15 @@ pub mod origin;
 pub mod protocol;
 pub mod reader;
 pub mod server;
+mod session;
 pub mod socket;
+pub mod socketio;
+pub mod wslink;
 
+pub use args::{as_binary, binary, Args};
 pub use config::Config;
 pub use io::{Io, To};
-pub use server::{Server, ServerBuilder, ServerHandle};
+pub use server::{Namespace, Server, ServerBuilder, ServerHandle};
 pub use socket::{Socket, SocketId, SocketInfo};
 
 /// A WebSocket message as [`Socket::on_message`] receives it and
@@ -114,4 +128,6 @@ mod doc_chapters {
     struct Ch11;
     #[doc = include_str!("../docs/12-limits.md")]
     struct Ch12;
+    #[doc = include_str!("../docs/13-socketio.md")]
+    struct Ch13;
 }

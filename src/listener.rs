@@ -29,7 +29,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// Accepts until the server is stopping, then closes every client and joins
 /// every connection thread.
 pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    let mut next_id: SocketId = 0;
     // Why the listener keeps the handles: shutdown must join every thread.
     let mut threads: HashMap<SocketId, JoinHandle<()>> = HashMap::new();
     // Each connection thread sends its id here as its last act.
@@ -92,8 +91,7 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             continue;
         }
 
-        next_id += 1;
-        let id = next_id;
+        let id = shared.next_socket_id();
         // Kept so that shutdown can wake a thread still waiting for its request.
         let Ok(clone) = stream.try_clone() else {
             // Out of descriptors between accept and here: still answer.
@@ -131,6 +129,8 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     log::info!("listener: stopping; closing {} connections", threads.len());
     shared.io.send(Command::Shutdown);
     shared.wake_handshakes();
+    // socket.io sessions: each is told to stop; polling ones are joined here.
+    shared.sessions.shutdown();
     for (_, handle) in threads {
         let _ = handle.join();
     }

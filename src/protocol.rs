@@ -10,8 +10,9 @@
 //! a bad frame       {"event":"error","data":{"message":"invalid JSON: ..."}}
 //! ```
 //!
-//! Adding another format (socket.io) means adding a variant here; handlers
-//! and the hub do not change.
+//! socket.io (`/socket.io/`) is the second format, [`Wire::SocketIo`]: its
+//! packets are in [`crate::engineio`] and [`crate::socketio`]; handlers and
+//! the hub did not change for it.
 
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -22,16 +23,19 @@ use tungstenite::Message;
 pub enum Wire {
     /// One JSON object per text frame (the `/ws` path).
     Json,
+    /// socket.io v4: Socket.IO packets inside Engine.IO messages (`/socket.io/`).
+    SocketIo,
 }
 
 impl Wire {
     /// Every format, so the hub can keep one encoded copy per format.
-    pub const ALL: [Wire; 1] = [Wire::Json];
+    pub const ALL: [Wire; 2] = [Wire::Json, Wire::SocketIo];
 
     /// A short name for logs and `SocketInfo::protocol`.
     pub fn name(self) -> &'static str {
         match self {
             Wire::Json => "wshub-json",
+            Wire::SocketIo => "socket.io",
         }
     }
 
@@ -40,13 +44,24 @@ impl Wire {
         self as usize
     }
 
-    /// Encodes one outgoing item as a frame.
+    /// Encodes one outgoing item as a frame (for socket.io: the first frame,
+    /// in namespace `/`; use [`encode_frames`](Self::encode_frames)).
     pub fn encode(self, out: &Outgoing) -> Message {
         if let Outgoing::Raw(message) = out {
             return message.clone(); // cheap: the bytes are reference-counted
         }
         match self {
             Wire::Json => Message::text(json::encode(out)),
+            Wire::SocketIo => self.encode_frames("/", out).swap_remove(0),
+        }
+    }
+
+    /// Encodes one outgoing item for a socket in namespace `nsp`: one frame,
+    /// or for socket.io binary data a text frame and its attachments.
+    pub fn encode_frames(self, nsp: &str, out: &Outgoing) -> Vec<Message> {
+        match self {
+            Wire::Json => vec![self.encode(out)],
+            Wire::SocketIo => crate::socketio::encode_outgoing(nsp, out),
         }
     }
 
@@ -55,6 +70,8 @@ impl Wire {
     pub fn decode(self, msg: &Message) -> Result<Inbound, String> {
         match self {
             Wire::Json => json::decode(msg),
+            // A socket.io packet may span several frames: the session decodes.
+            Wire::SocketIo => Err("socket.io frames are decoded by the session".into()),
         }
     }
 }
@@ -122,18 +139,23 @@ pub enum Inbound {
 mod json {
     use super::*;
 
+    /// [`Args`](crate::Args) become a plain JSON array here.
+    fn data_json(data: &Payload) -> &str {
+        crate::args::args_inner(data.get()).unwrap_or(data.get())
+    }
+
     pub fn encode(out: &Outgoing) -> String {
         match out {
             Outgoing::Event { name, data, ack } => {
                 let name = Value::from(name.as_str());
-                let mut s = format!("{{\"event\":{name},\"data\":{}", data.get());
+                let mut s = format!("{{\"event\":{name},\"data\":{}", data_json(data));
                 if let Some(id) = ack {
                     s.push_str(&format!(",\"ack\":{id}"));
                 }
                 s.push('}');
                 s
             }
-            Outgoing::Ack { id, data } => format!("{{\"ack\":{id},\"data\":{}}}", data.get()),
+            Outgoing::Ack { id, data } => format!("{{\"ack\":{id},\"data\":{}}}", data_json(data)),
             Outgoing::Error { message } => {
                 serde_json::json!({ "event": "error", "data": { "message": message } }).to_string()
             }

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -21,6 +21,7 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver};
 
 use crate::config::Config;
+use crate::engine::Sessions;
 use crate::handshake::Pages;
 use crate::http::Response;
 use crate::hub::{self, Command};
@@ -139,6 +140,32 @@ impl ServerBuilder {
         self
     }
 
+    /// socket.io heartbeat: ping every `interval`, drop a client that has not
+    /// answered within `timeout` (defaults 25 s and 20 s, as Node's).
+    pub fn socketio_ping(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.socketio.ping_interval = interval;
+        self.config.socketio.ping_timeout = timeout;
+        self
+    }
+
+    /// How long a socket.io client may take to join a namespace (default 45 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.socketio.connect_timeout = timeout;
+        self
+    }
+
+    /// Largest socket.io message or polling body (default 1,000,000 bytes).
+    pub fn socketio_max_payload(mut self, bytes: usize) -> Self {
+        self.config.socketio.max_payload = bytes;
+        self
+    }
+
+    /// The socket.io path prefix (default `/socket.io/`).
+    pub fn socketio_path(mut self, path: &str) -> Self {
+        self.config.socketio.path = path.to_string();
+        self
+    }
+
     /// Binds the listening socket. Nothing is accepted until `run` or `spawn`.
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server> {
         let listener = TcpListener::bind(addr)?;
@@ -150,6 +177,9 @@ impl ServerBuilder {
             pages: self.pages,
             io: Io::new(hub_tx, clients.clone()),
             on_connection: RwLock::new(None),
+            namespaces: RwLock::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            sessions: Sessions::default(),
             handshaking: Mutex::new(HashMap::new()),
             stopping: Arc::new(AtomicBool::new(false)),
         });
@@ -174,6 +204,12 @@ pub(crate) struct Shared {
     /// The hub, for registering sockets and for handlers' broadcasts.
     pub(crate) io: Io,
     on_connection: RwLock<Option<ConnectionHandler>>,
+    /// socket.io namespaces other than `/`, with their connection handlers.
+    namespaces: RwLock<HashMap<String, ConnectionHandler>>,
+    /// The last socket id handed out (ids are never reused).
+    next_id: AtomicU64,
+    /// Open socket.io sessions, by Engine.IO session id.
+    pub(crate) sessions: Sessions,
     /// Sockets still in their handshake, so shutdown can wake them.
     handshaking: Mutex<HashMap<SocketId, TcpStream>>,
     stopping: Arc<AtomicBool>,
@@ -186,6 +222,21 @@ impl Shared {
 
     pub(crate) fn connection_handler(&self) -> Option<ConnectionHandler> {
         self.on_connection.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A fresh socket id: for each connection, and for each namespace a
+    /// socket.io client joins.
+    pub(crate) fn next_socket_id(&self) -> SocketId {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The connection handler of a socket.io namespace: `Some(handler)` if
+    /// the namespace exists (`/` always does, even with no handler yet).
+    pub(crate) fn namespace_handler(&self, nsp: &str) -> Option<Option<ConnectionHandler>> {
+        if nsp == "/" {
+            return Some(self.connection_handler());
+        }
+        self.namespaces.read().unwrap_or_else(|e| e.into_inner()).get(nsp).cloned().map(Some)
     }
 
     pub(crate) fn handshake_started(&self, id: SocketId, stream: TcpStream) {
@@ -216,6 +267,14 @@ impl Server {
         F: Fn(&Socket) + Send + Sync + 'static,
     {
         *self.shared.on_connection.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(handler));
+    }
+
+    /// A socket.io namespace, e.g. `server.of("/admin")`: register its
+    /// `on_connection` handler, get its [`Io`]. `server.of("/")` is the
+    /// default namespace, the same as `server.on_connection`.
+    pub fn of(&self, nsp: &str) -> Namespace<'_> {
+        let nsp = if nsp.starts_with('/') { nsp.to_string() } else { format!("/{nsp}") };
+        Namespace { server: self, nsp }
     }
 
     /// A handle for emitting from any thread.
@@ -255,6 +314,33 @@ impl Server {
         let stopping = self.shared.stopping.clone();
         let thread = thread::Builder::new().name("listener".into()).spawn(move || self.run())?;
         Ok(ServerHandle { local_addr, io, stopping, thread: Some(thread) })
+    }
+}
+
+/// A socket.io namespace of a [`Server`] (from [`Server::of`]).
+pub struct Namespace<'a> {
+    server: &'a Server,
+    nsp: String,
+}
+
+impl Namespace<'_> {
+    /// Calls `handler` for each socket.io client joining this namespace
+    /// (`io("http://host/admin")`), on that client's thread. A client asking
+    /// for a namespace that has no handler is refused ("Invalid namespace").
+    pub fn on_connection<F>(&self, handler: F)
+    where
+        F: Fn(&Socket) + Send + Sync + 'static,
+    {
+        if self.nsp == "/" {
+            return self.server.on_connection(handler);
+        }
+        let mut namespaces = self.server.shared.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        namespaces.insert(self.nsp.clone(), Arc::new(handler));
+    }
+
+    /// A handle for emitting to this namespace from any thread.
+    pub fn io(&self) -> Io {
+        self.server.shared.io.of(&self.nsp)
     }
 }
 

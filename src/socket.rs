@@ -74,6 +74,9 @@ pub struct Socket {
     on_message: RefCell<Option<MessageHandler>>,
     /// A handler called `disconnect()`: the loop closes after the handler.
     disconnect_requested: Cell<bool>,
+    /// What a socket.io client sent when it connected (`io(url, { auth })`);
+    /// `null` for `/ws` clients and when it sent nothing.
+    auth: Value,
 }
 
 impl Socket {
@@ -89,7 +92,25 @@ impl Socket {
             on_disconnect: RefCell::default(),
             on_message: RefCell::default(),
             disconnect_requested: Cell::new(false),
+            auth: Value::Null,
         }
+    }
+
+    /// A socket.io client's socket: it joined namespace `io.namespace()`
+    /// with this `auth` payload.
+    pub(crate) fn with_auth(mut self, auth: Value) -> Socket {
+        self.auth = auth;
+        self
+    }
+
+    /// The `auth` payload a socket.io client connected with (`null` if none).
+    pub fn auth(&self) -> &Value {
+        &self.auth
+    }
+
+    /// The namespace this socket joined: `/`, or e.g. `/admin` for socket.io.
+    pub fn namespace(&self) -> &str {
+        self.io.namespace()
     }
 
     /// This socket's id.
@@ -187,7 +208,7 @@ impl Socket {
 
     /// Sends `event` to every client except this one.
     pub fn broadcast<T: Serialize>(&self, event: &str, data: T) {
-        self.io.emit_to(Target::All { except: Some(self.id()) }, event, data);
+        self.io.emit_to(Target::All { except: Some(self.id()), nsp: self.io.namespace().to_string() }, event, data);
     }
 
     /// Puts this socket in `room`.

@@ -1,8 +1,7 @@
-//! Property tests for every decoder wshub wrote: the `/ws` JSON envelope and
-//! the HTTP request-head reader. Arbitrary input never panics and always
-//! gives either a result or an error that says what is wrong.
-//!
-//! (The socket.io decoders, when they come, get the same treatment.)
+//! Property tests for every decoder wshub wrote: the `/ws` JSON envelope, the
+//! HTTP request-head reader, and the Engine.IO / Socket.IO packet decoders.
+//! Arbitrary input never panics and always gives either a result or an error
+//! that says what is wrong.
 mod common;
 mod raw;
 
@@ -144,5 +143,55 @@ proptest! {
         }
         drop(server); // unblocks a writer still in write_all
         writer.join().unwrap();
+    }
+}
+
+/// Text that looks like socket.io traffic: a type digit, maybe a namespace,
+/// maybe an ack id, maybe JSON, maybe garbage.
+fn near_socketio() -> impl Strategy<Value = String> {
+    (
+        "[0-9]{0,2}",
+        "(-|[0-9]{1,3}-)?",
+        "(/[a-z]{0,5},)?",
+        "[0-9]{0,25}",
+        prop_oneof![".{0,40}", any_json().prop_map(|v| v.to_string())],
+    )
+        .prop_map(|(kind, att, nsp, id, rest)| format!("{kind}{att}{nsp}{id}{rest}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Any text is an Engine.IO packet or a named error, never a panic.
+    #[test]
+    fn engineio_text_never_panics(text in ".{0,100}") {
+        if let Err(e) = wshub::engineio::Packet::decode_text(&text) {
+            prop_assert!(!e.0.is_empty());
+        }
+    }
+
+    /// Any polling body (packets joined by \x1e, `b`-prefixed base64) decodes
+    /// or gives a named error.
+    #[test]
+    fn engineio_payload_never_panics(parts in prop::collection::vec("(b)?[0-9A-Za-z+/=]{0,12}|.{0,12}", 0..6)) {
+        let body = parts.join("\u{1e}");
+        if let Err(e) = wshub::engineio::decode_payload(&body) {
+            prop_assert!(!e.0.is_empty());
+        }
+    }
+
+    /// Arbitrary and near-valid Socket.IO packets decode or give a named error;
+    /// what decodes feeds the attachment assembler without a panic.
+    #[test]
+    fn socketio_packets_never_panic(text in prop_oneof![near_socketio(), ".{0,80}"], extra in prop::collection::vec(any::<u8>(), 0..20)) {
+        match wshub::socketio::decode(&text) {
+            Ok(packet) => {
+                let mut assembler = wshub::socketio::Assembler::default();
+                if let Ok(None) = assembler.text(packet) {
+                    let _ = assembler.binary(extra);
+                }
+            }
+            Err(e) => prop_assert!(!e.0.is_empty()),
+        }
     }
 }
