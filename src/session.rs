@@ -204,7 +204,14 @@ impl Session {
             // WebSocket-only: the open packet is the first frame.
             self.queue.push(open_packet(&self.shared.config.socketio, &self.sid, false).to_message());
         }
+        // Written now, not after the loop's first event: a WebSocket-only
+        // client says nothing until it has the open packet, so the first
+        // event would be the first ping, a whole `pingInterval` (25 s) later.
+        let mut ended = self.flush().err();
         let end = loop {
+            if let Some(end) = ended.take() {
+                break end;
+            }
             // Receivers are cheap handles; cloning lets `select!` borrow
             // them while the arms borrow `self` mutably.
             let ws_in = match &self.transport {

@@ -248,6 +248,16 @@ fn websocket_open_packet() {
     assert_eq!(open.as_object().unwrap().len(), 5);
 }
 
+/// With the default heartbeat (a ping every 25 s) the open packet still comes
+/// at once: a WebSocket-only client sends nothing before it has it. (Found by
+/// `bench/loadgen`, whose socket.io clients waited for it until the first ping.)
+#[test]
+fn websocket_open_packet_comes_at_once() {
+    let server = start_default();
+    let (_raw, open) = Raw::open(server.local_addr);
+    assert_eq!(open["pingInterval"], json!(25_000));
+}
+
 /// CONNECT to `/` and `/custom`, with and without an auth payload; an
 /// unknown namespace is refused with CONNECT_ERROR.
 #[test]
