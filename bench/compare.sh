@@ -3,7 +3,7 @@
 #
 #   bench/compare.sh                          # 3 alternating rounds, tables + ratios
 #   bench/compare.sh --rounds 5               # more rounds
-#   bench/compare.sh --wshub-protocol socketio  # once wshub speaks socket.io
+#   bench/compare.sh --wshub-protocol ws      # wshub on its /ws JSON protocol instead
 #   bench/compare.sh --scale                  # also: 10,000 idle clients + broadcast
 #   bench/compare.sh --scale-only             # only the scale run
 #
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=3
-WSHUB_PROTO=ws
+WSHUB_PROTO=socketio # protocol for protocol; `ws` measures wshub's /ws JSON instead
 SCALE=0
 COMPARE=1
 SCALE_CLIENTS=10000
@@ -104,8 +104,9 @@ echo "== machine load before: $(uptime)"
 rm -f "$CSV"
 
 if [ "$COMPARE" = 1 ]; then
-    [ "$WSHUB_PROTO" = ws ] && echo "NOTE: wshub speaks its /ws JSON protocol here, the peer socket.io" \
-        "(wshub has no socket.io yet); after the merge use --wshub-protocol socketio."
+    if [ "$WSHUB_PROTO" = ws ]; then
+        echo "NOTE: wshub speaks its /ws JSON protocol here, the peer socket.io."
+    fi
     for round in $(seq "$ROUNDS"); do
         # Alternate who goes first, so drift in the machine's load is shared.
         if [ $((round % 2)) = 1 ]; then order="wshub peer"; else order="peer wshub"; fi

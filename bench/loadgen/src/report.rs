@@ -86,8 +86,8 @@ pub fn run(csv: &str, svg: &str, run: Option<&str>) -> io::Result<()> {
     if wp != pp {
         let _ = writeln!(
             out,
-            "NOTE: wshub is measured on its /ws JSON protocol against the peer's socket.io: until socket.io\n\
-             lands in wshub, this is not yet protocol-for-protocol (rerun with --wshub-protocol socketio)."
+            "NOTE: wshub is measured on its /ws JSON protocol against the peer's socket.io: not protocol\n\
+             for protocol (compare.sh without --wshub-protocol ws compares socket.io to socket.io)."
         );
     }
     let _ = writeln!(
