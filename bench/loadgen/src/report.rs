@@ -51,7 +51,10 @@ fn load(path: &str, run: Option<&str>) -> io::Result<(String, Data)> {
     for r in rows.iter().filter(|r| r[0] == run) {
         let Ok(value) = r[5].parse::<f64>() else { continue };
         data.values.entry((r[2].to_string(), r[4].to_string())).or_default().push(value);
-        data.protocols.insert(r[2].to_string(), r[3].to_string());
+        // The rounds' protocol names the server; the scale run may use another.
+        if r[1] != "scale" || !data.protocols.contains_key(r[2]) {
+            data.protocols.insert(r[2].to_string(), r[3].to_string());
+        }
     }
     Ok((run, data))
 }
@@ -63,7 +66,7 @@ fn row(out: &mut String, data: &Data, label: &str, measure: &str) {
     let t = data.median("floor", measure);
     let cell = |x: Option<f64>| x.map(fmt).unwrap_or_else(|| "-".into());
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        (Some(a), Some(b)) if b > 0.0 && !measure.contains("kernel") => format!("{:.2}", a / b),
         _ => "-".into(),
     };
     let _ = writeln!(
