@@ -10,8 +10,7 @@
 //! ```
 //! Then drive it with `bench/compare.sh` (or `bench/loadgen`, see docs/bench.md).
 //! The handlers are registered for every connection, whatever its wire
-//! format, so the same binary serves `/ws` and — once wshub speaks it —
-//! socket.io on `/socket.io/`.
+//! format, so the same binary serves `/ws` and socket.io on `/socket.io/`.
 //!
 //! Environment: `PORT` (default 3000), `PING_MS` (heartbeat interval, default
 //! 25000; the idle timeout is three intervals), `MAX_CLIENTS` (default
