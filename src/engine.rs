@@ -115,7 +115,8 @@ pub(crate) fn serve(
         let keep_alive = request.version >= 1 && !request.header_has_token("Connection", "close");
         let response = match answer(&mut stream, &request, &mut buffer, id, peer, &shared) {
             Answer::Http(response) => response,
-            Answer::Upgraded => return, // the WebSocket took the connection
+            // The WebSocket takes this very socket (no second descriptor).
+            Answer::Upgrade(plan) => return upgrade(stream, &request, buffer, (id, peer), &shared, plan),
         };
         let keep_alive = keep_alive && !shared.is_stopping() && response.status != 413;
         match response.status {
@@ -149,8 +150,8 @@ pub(crate) fn serve(
 enum Answer {
     /// Send this HTTP response.
     Http(Response),
-    /// The connection is a WebSocket now.
-    Upgraded,
+    /// A valid WebSocket upgrade: `serve` hands the socket over.
+    Upgrade(Plan),
 }
 
 /// Decides and answers one request under `/socket.io/`.
@@ -196,7 +197,7 @@ fn answer(
     }
 
     match (transport, req.method.as_str(), sid) {
-        (Transport::WebSocket, _, sid) => upgrade(stream, req, buffer, (id, peer), shared, sid),
+        (Transport::WebSocket, _, sid) => plan_upgrade(req, shared, sid),
         (Transport::Polling, "GET", None) => with_cors(open_polling(req, id, peer, shared)),
         (Transport::Polling, "GET", Some(sid)) => {
             let (reply_tx, reply_rx) = bounded::<Reply>(1);
@@ -258,18 +259,16 @@ fn open_polling(req: &Request, id: SocketId, peer: SocketAddr, shared: &Arc<Shar
     }
 }
 
-/// `transport=websocket`: a new WebSocket-only session on this thread, or
-/// the upgrade of an existing polling session (handed to its thread).
-fn upgrade(
-    stream: &mut TcpStream,
-    req: &Request,
-    buffer: &mut Vec<u8>,
-    (id, peer): (SocketId, SocketAddr),
-    shared: &Arc<Shared>,
-    sid: Option<&str>,
-) -> Answer {
-    let config = &shared.config;
-    let key = match handshake::check_upgrade(req, config) {
+/// A checked `transport=websocket` request: the client's key, and the
+/// polling session it upgrades, if any.
+struct Plan {
+    key: String,
+    existing: Option<Sender<ToSession>>,
+}
+
+/// Checks a `transport=websocket` request without touching the socket.
+fn plan_upgrade(req: &Request, shared: &Arc<Shared>, sid: Option<&str>) -> Answer {
+    let key = match handshake::check_upgrade(req, &shared.config) {
         Ok((key, _origin)) => key,
         Err(response) => return Answer::Http(response),
     };
@@ -280,22 +279,34 @@ fn upgrade(
         },
         None => None,
     };
-    let Ok(stream) = stream.try_clone() else { return Answer::Upgraded };
+    Answer::Upgrade(Plan { key, existing })
+}
+
+/// `transport=websocket`: a new WebSocket-only session on this thread, or
+/// the upgrade of an existing polling session (handed to its thread).
+fn upgrade(
+    stream: TcpStream,
+    req: &Request,
+    rest: Vec<u8>,
+    (id, peer): (SocketId, SocketAddr),
+    shared: &Arc<Shared>,
+    plan: Plan,
+) {
+    let config = &shared.config;
     let mut writer = &stream;
-    if std::io::Write::write_all(&mut writer, handshake::accept_response(&key).as_bytes()).is_err() {
-        return Answer::Upgraded;
+    if std::io::Write::write_all(&mut writer, handshake::accept_response(&plan.key).as_bytes()).is_err() {
+        return;
     }
     let max = config.socketio.max_payload;
     let ws_config = config.websocket().max_message_size(Some(max)).max_frame_size(Some(max));
-    let rest = std::mem::take(buffer);
     let link = match WsLink::start(stream, rest, id, ws_config, config.write_timeout, config.read_buffer_size) {
         Ok(link) => link,
         Err(e) => {
             log::warn!("conn {id}: cannot start the WebSocket: {e}");
-            return Answer::Upgraded;
+            return;
         }
     };
-    match existing {
+    match plan.existing {
         Some(session) => {
             // The session thread probes it and switches over on `5`.
             let _ = session.send(ToSession::Upgrade(Box::new(link)));
@@ -308,7 +319,6 @@ fn upgrade(
             Session::new(sid, id, shared.clone(), client_of(req, peer), Some(link)).run(rx);
         }
     }
-    Answer::Upgraded
 }
 
 /// `Access-Control-*` headers for a request with an `Origin`, or a 403 when
