@@ -23,7 +23,6 @@ use std::net::{Shutdown, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{after, bounded, never, select, tick, Receiver};
@@ -40,12 +39,6 @@ use crate::protocol::{Outgoing, Wire};
 use crate::reader::{self, Chunk, Inbox};
 use crate::server::Shared;
 use crate::socket::{Socket, SocketId, SocketInfo};
-
-/// Inbound chunks that may wait for the connection thread. When they pile up
-/// (a slow handler), the reader thread blocks and TCP slows the client down.
-const INBOUND_CHUNKS: usize = 16;
-/// The reader thread only copies bytes: a small stack is plenty.
-const READER_STACK: usize = 64 * 1024;
 
 /// Why a connection ended. Logged once, and passed to `on_disconnect` handlers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,16 +186,8 @@ fn run_websocket(stream: TcpStream, rest: Vec<u8>, info: SocketInfo, wire: Wire,
     // and writes) rather than a `try_clone`d second descriptor: one file
     // descriptor per client, so 10,000 clients fit in a 20,000 fd limit.
     let stream = Arc::new(stream);
-    let reader_stream = stream.clone();
-
-    let (inbound_tx, inbound_rx) = bounded::<Chunk>(INBOUND_CHUNKS);
-    let buffer_size = config.read_buffer_size;
-    let reader = thread::Builder::new()
-        .name(format!("conn-{id}-rx"))
-        .stack_size(READER_STACK)
-        .spawn(move || reader::read_loop(reader_stream, inbound_tx, buffer_size));
-    let reader = match reader {
-        Ok(handle) => handle,
+    let (reader, inbound_rx) = match reader::spawn(stream.clone(), id, config.read_buffer_size) {
+        Ok(started) => started,
         Err(e) => {
             log::error!("socket {id}: cannot start its reader thread: {e}");
             let _ = stream.shutdown(Shutdown::Both);
@@ -491,22 +476,19 @@ impl Connection {
     /// the RFC asks for when the client broke the protocol. tungstenite does
     /// not send these itself, and the stream cannot be read any further.
     fn read_failed(&mut self, error: WsError) -> Ending {
-        let (code, reason) = match error {
-            WsError::ConnectionClosed | WsError::AlreadyClosed => {
-                return match self.closing.take() {
-                    Some((code, reason)) => Ending::ServerClosed(code, reason),
-                    None => Ending::ClientClosed(self.peer_close),
-                };
+        match error {
+            WsError::ConnectionClosed | WsError::AlreadyClosed => match self.closing.take() {
+                Some((code, reason)) => Ending::ServerClosed(code, reason),
+                None => Ending::ClientClosed(self.peer_close),
+            },
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Ending::Reset,
+            WsError::Io(e) => Ending::WriteFailed(e.to_string()),
+            broken => {
+                let (code, reason) = failure_close(broken);
+                let _ = self.ws.close(Some(close_frame(code, &reason)));
+                Ending::Failed(code, reason)
             }
-            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => return Ending::Reset,
-            WsError::Io(e) => return Ending::WriteFailed(e.to_string()),
-            WsError::Capacity(e) => (1009, format!("message too big: {e}")),
-            WsError::Utf8(_) => (1007, "invalid UTF-8 in a text message".to_string()),
-            WsError::Protocol(e) => (1002, e.to_string()),
-            other => (1011, other.to_string()),
-        };
-        let _ = self.ws.close(Some(close_frame(code, &reason)));
-        Ending::Failed(code, reason)
+        }
     }
 
     fn write_failed(&mut self, error: WsError) -> Ending {
@@ -517,6 +499,18 @@ impl Connection {
     }
 }
 
-fn close_frame(code: u16, reason: &str) -> CloseFrame {
+/// The close code RFC 6455 asks for when the client broke a rule (an error
+/// that is not the connection ending): 1009 too big, 1007 bad UTF-8, 1002
+/// protocol, 1011 anything else. tungstenite does not send it itself.
+pub(crate) fn failure_close(error: WsError) -> (u16, String) {
+    match error {
+        WsError::Capacity(e) => (1009, format!("message too big: {e}")),
+        WsError::Utf8(_) => (1007, "invalid UTF-8 in a text message".to_string()),
+        WsError::Protocol(e) => (1002, e.to_string()),
+        other => (1011, other.to_string()),
+    }
+}
+
+pub(crate) fn close_frame(code: u16, reason: &str) -> CloseFrame {
     CloseFrame { code: CloseCode::from(code), reason: reason.to_string().into() }
 }

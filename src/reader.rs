@@ -14,12 +14,36 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use crate::socket::SocketId;
 
 /// Bytes the reader thread passes on. An empty chunk means the peer closed
 /// (or the socket failed): there will be no more.
 pub type Chunk = Vec<u8>;
+
+/// Inbound chunks that may wait for the connection thread. When they pile up
+/// (a slow handler), the reader thread blocks and TCP slows the client down.
+const INBOUND_CHUNKS: usize = 16;
+/// The reader thread only copies bytes: a small stack is plenty.
+const READER_STACK: usize = 64 * 1024;
+
+/// Starts the reader thread `conn-{id}-rx` on `stream` and returns it with
+/// the receiving end of its bounded channel of chunks.
+pub fn spawn(
+    stream: Arc<TcpStream>,
+    id: SocketId,
+    buffer_size: usize,
+) -> io::Result<(JoinHandle<()>, Receiver<Chunk>)> {
+    let (tx, inbound) = bounded::<Chunk>(INBOUND_CHUNKS);
+    let handle = thread::Builder::new()
+        .name(format!("conn-{id}-rx"))
+        .stack_size(READER_STACK)
+        .spawn(move || read_loop(stream, tx, buffer_size))?;
+    Ok((handle, inbound))
+}
 
 // ANCHOR: read_loop
 /// The reader thread's whole job: socket → channel until EOF or error.

@@ -11,22 +11,17 @@
 use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, Receiver};
+use crossbeam_channel::Receiver;
 use tungstenite::error::{Error as WsError, ProtocolError};
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
+use crate::connection::{close_frame, failure_close};
 use crate::reader::{self, Chunk, Inbox};
 use crate::socket::SocketId;
-
-/// Inbound chunks that may wait (as in `/ws`: a full channel slows the peer via TCP).
-const INBOUND_CHUNKS: usize = 16;
-/// The reader thread only copies bytes.
-const READER_STACK: usize = 64 * 1024;
 
 /// How a link stopped working.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,14 +63,8 @@ impl WsLink {
         stream.set_nodelay(true)?;
         // One descriptor shared by both threads, as in connection.rs.
         let stream = Arc::new(stream);
-        let reader_stream = stream.clone();
-        let (tx, inbound) = bounded::<Chunk>(INBOUND_CHUNKS);
-        let reader = thread::Builder::new()
-            .name(format!("conn-{id}-rx"))
-            .stack_size(READER_STACK)
-            .spawn(move || reader::read_loop(reader_stream, tx, buffer_size));
-        let reader = match reader {
-            Ok(handle) => handle,
+        let (reader, inbound) = match reader::spawn(stream.clone(), id, buffer_size) {
+            Ok(started) => started,
             Err(e) => {
                 let _ = stream.shutdown(Shutdown::Both);
                 return Err(e);
@@ -114,7 +103,7 @@ impl WsLink {
     pub fn close(mut self, code: u16, reason: &str, timeout: Duration) {
         if !self.closing {
             self.closing = true;
-            let _ = self.ws.close(Some(frame(code, reason)));
+            let _ = self.ws.close(Some(close_frame(code, reason)));
         }
         let deadline = crossbeam_channel::after(timeout);
         loop {
@@ -143,13 +132,10 @@ impl WsLink {
                 return LinkEnd::Gone("connection reset without a close handshake".into())
             }
             WsError::Io(e) => return LinkEnd::Gone(e.to_string()),
-            WsError::Capacity(e) => (1009, format!("message too big: {e}")),
-            WsError::Utf8(_) => (1007, "invalid UTF-8 in a text message".to_string()),
-            WsError::Protocol(e) => (1002, e.to_string()),
-            other => (1011, other.to_string()),
+            broken => failure_close(broken),
         };
         self.closing = true;
-        let _ = self.ws.close(Some(frame(code, &reason)));
+        let _ = self.ws.close(Some(close_frame(code, &reason)));
         LinkEnd::Failed(code, reason)
     }
 }
@@ -166,8 +152,4 @@ impl Drop for WsLink {
             let _ = reader.join();
         }
     }
-}
-
-fn frame(code: u16, reason: &str) -> CloseFrame {
-    CloseFrame { code: CloseCode::from(code), reason: reason.to_string().into() }
 }
