@@ -152,15 +152,11 @@ if [ "$SCALE" = 1 ]; then
         fi
     fi
     echo "== scale: $SCALE_CLIENTS idle clients (wshub: 2 threads each; pid_max $(cat /proc/sys/kernel/pid_max))"
-    # wshub's clients speak /ws here: a socket.io connection still holds two
-    # descriptors (engine.rs clones the socket for its WebSocket), so 10,000
-    # of them do not fit a 20,000-descriptor limit. Heartbeat every 10 s, so
-    # that each client is pinged while held.
+    # Each client costs the server one descriptor on either protocol, so
+    # 10,000 fit a 20,000-descriptor limit. Heartbeat every 10 s, so that each
+    # client is pinged while held.
     start_server wshub PING_MS=10000 MAX_CLIENTS=$((SCALE_CLIENTS * 2))
-    saved_proto=$WSHUB_PROTO
-    WSHUB_PROTO=ws
     load wshub scale scale --pid "$SERVER_PID" --clients "$SCALE_CLIENTS" --hold-secs 30 --rounds 5
-    WSHUB_PROTO=$saved_proto
     stop_server
     # The peer pings every 25 s (socket.io's default), also within the hold.
     start_server peer
