@@ -36,6 +36,18 @@ use crate::socket::SocketId;
 pub enum Command {
     /// A connection finished its upgrade and wants broadcasts.
     Register(Member),
+    /// A socket.io client joined one more namespace: socket `id` in `nsp`
+    /// shares the outbox of `sibling`, its socket already registered. Why not
+    /// a `Register`: that would need a sender of the outbox, and a session
+    /// keeping one could never see the outbox disconnect (see `session.rs`).
+    RegisterSibling {
+        /// The new namespace socket.
+        id: SocketId,
+        /// Its namespace.
+        nsp: String,
+        /// A socket of the same client, registered before.
+        sibling: SocketId,
+    },
     /// A connection ended.
     Unregister(SocketId),
     /// Put a socket in a room.
@@ -157,6 +169,7 @@ pub fn run(commands: Receiver<Command>, clients: Arc<AtomicUsize>, slow_client_t
             Command::Register(member) => {
                 hub.members.insert(member.id, (member, HashSet::new()));
             }
+            Command::RegisterSibling { id, nsp, sibling } => hub.register_sibling(id, nsp, sibling),
             Command::Unregister(id) => {
                 hub.remove(id);
             }
@@ -184,6 +197,20 @@ impl Hub {
             self.leave_room_set(id, &room);
         }
         Some(member)
+    }
+
+    /// Registers one more namespace socket of a client on the outbox (and
+    /// state) of `sibling`. When the sibling is gone, the hub has just dropped
+    /// that client: its outbox is disconnected and its session is ending, so
+    /// the new socket stays out too.
+    fn register_sibling(&mut self, id: SocketId, nsp: String, sibling: SocketId) {
+        let Some((sibling, _)) = self.members.get(&sibling) else {
+            log::debug!("socket {id}: not registered: its client was dropped");
+            return;
+        };
+        let member =
+            Member { id, wire: sibling.wire, nsp, outbox: sibling.outbox.clone(), state: sibling.state.clone() };
+        self.members.insert(id, (member, HashSet::new()));
     }
 
     fn join(&mut self, id: SocketId, room: String) {

@@ -11,7 +11,7 @@
 //!     WebSocket bytes (conn-N-rx)   → Engine.IO packets → Socket.IO packets → handlers
 //!     a probing WebSocket's bytes   → 2probe/3probe, then 5: the upgrade
 //!     HTTP requests (ToSession)     → a long-poll waiting for packets, a POST delivering some
-//!     outbox (from the hub)         → queue for the client
+//!     outbox (from the hub)         → queue for the client; disconnected = the hub let go: close
 //!     ping timer                    → send `2`, start the pong deadline
 //!     pong deadline                 → no `3` in time: "ping timeout"
 //!     connect deadline              → no namespace joined in time
@@ -22,7 +22,10 @@
 //! [`Socket`] with its own id, registered with the hub as its own member, so
 //! rooms and broadcasts are scoped per namespace exactly as for `/ws`
 //! clients (who live in `/`). All of a session's members share one outbox:
-//! one connection carries them all, in order.
+//! one connection carries them all, in order. Only the hub holds that
+//! outbox's senders, so when it drops the client (too slow, shutdown) the
+//! outbox disconnects and the session closes at once, as a `/ws` connection
+//! does.
 //!
 //! **Transports.** Everything the session sends is queued as the
 //! [`Message`]s a WebSocket would carry; `flush` hands them to the current
@@ -143,13 +146,21 @@ pub(crate) struct Session {
     sockets: BTreeMap<String, Socket>,
     /// Binary attachments still to come for the last packet.
     assembler: socketio::Assembler,
-    /// Kept to register later namespaces with the hub. Because the session
-    /// holds it, the outbox never disconnects: a kick is seen in `kicked`.
-    outbox_tx: Sender<Arc<Message>>,
+    /// The outbox's sender, held only until the first namespace socket
+    /// registers and then handed to the hub with it. From then on only the
+    /// hub holds senders of this outbox (later namespaces share it through
+    /// `Command::RegisterSibling`), so the outbox disconnects the moment the
+    /// hub lets go of this client (1013 too slow, 1001 shutdown) and the loop
+    /// wakes at once, as a `/ws` connection's does. Were it kept here, the
+    /// outbox would never disconnect and the session would only notice at
+    /// its next wake-up, up to a ping interval later.
+    outbox_tx: Option<Sender<Arc<Message>>>,
+    /// Frames from the hub. Replaced by `never()` once disconnected: a
+    /// disconnected receiver is always ready and would make `select!` spin.
     outbox: Receiver<Arc<Message>>,
-    /// Shared with the hub: `kicked` is set when it dropped this client
-    /// (1013: too slow); `busy`/`idle` tell it when this thread is stuck in a
-    /// write or a handler, as for `/ws` connections.
+    /// Shared with the hub: `kicked` says why it let go of the outbox (1013
+    /// too slow, 1001 shutdown); `busy`/`idle` tell it when this thread is
+    /// stuck in a write or a handler, as for `/ws` connections.
     state: Arc<OutboxState>,
     transport: Transport,
     /// A WebSocket being tested with `2probe` before the upgrade.
@@ -184,7 +195,7 @@ impl Session {
             client,
             sockets: BTreeMap::new(),
             assembler: socketio::Assembler::default(),
-            outbox_tx,
+            outbox_tx: Some(outbox_tx),
             outbox,
             state: Arc::new(OutboxState::new()),
             transport,
@@ -228,7 +239,11 @@ impl Session {
                     Ok(request) => self.on_request(request),
                     Err(_) => Err(SessionEnd::ServerShutdown),
                 },
-                recv(outbox) -> frame => self.enqueue(frame.ok().map(Arc::unwrap_or_clone)),
+                recv(outbox) -> frame => match frame {
+                    Ok(frame) => self.enqueue(Arc::unwrap_or_clone(frame)),
+                    // Frames already queued came first: the hub let go after them.
+                    Err(_) => Err(self.hub_let_go()),
+                },
                 recv(ping_at) -> _ => self.ping(),
                 recv(pong) -> _ => Err(SessionEnd::PingTimeout),
                 recv(connect) -> _ => self.check_connected(),
@@ -236,9 +251,6 @@ impl Session {
             let step = step.and_then(|()| self.flush());
             if let Err(end) = step {
                 break end;
-            }
-            if self.state.kicked.load(Ordering::Relaxed) == 1013 {
-                break SessionEnd::TooSlow;
             }
         };
         self.finish(end, &requests);
@@ -295,12 +307,23 @@ impl Session {
     /// A frame from the hub. Over polling it waits here for the next poll:
     /// a client that stops polling may not make this queue grow without end,
     /// so past the outbox's capacity it is dropped, like a slow `/ws` client.
-    fn enqueue(&mut self, frame: Option<Message>) -> Result<(), SessionEnd> {
-        self.queue.extend(frame);
+    fn enqueue(&mut self, frame: Message) -> Result<(), SessionEnd> {
+        self.queue.push(frame);
         if self.queue.len() > self.shared.config.outbox_capacity {
             return Err(SessionEnd::TooSlow);
         }
         Ok(())
+    }
+
+    /// The outbox disconnected: the hub dropped every socket of this client,
+    /// and `kicked` says why.
+    fn hub_let_go(&mut self) -> SessionEnd {
+        self.outbox = never();
+        match self.state.kicked.load(Ordering::Relaxed) {
+            1013 => SessionEnd::TooSlow,
+            // 1001, or 0: the hub stopped before it read our Register.
+            _ => SessionEnd::ServerShutdown,
+        }
     }
 
     /// The ping timer fired: ping, and expect a pong within pingTimeout.
@@ -520,13 +543,24 @@ impl Session {
             connected_at: SystemTime::now(),
         };
         let socket = Socket::new(info, self.shared.io.of(&nsp)).with_auth(auth);
-        self.shared.io.send(Command::Register(Member {
-            id,
-            wire: Wire::SocketIo,
-            nsp: nsp.clone(),
-            outbox: self.outbox_tx.clone(),
-            state: self.state.clone(),
-        }));
+        // The first socket takes the outbox's sender to the hub; later ones
+        // join it there (see `outbox_tx`).
+        let register = match (self.outbox_tx.take(), self.sockets.values().next()) {
+            (Some(outbox), _) => Command::Register(Member {
+                id,
+                wire: Wire::SocketIo,
+                nsp: nsp.clone(),
+                outbox,
+                state: self.state.clone(),
+            }),
+            (None, Some(sibling)) => Command::RegisterSibling { id, nsp: nsp.clone(), sibling: sibling.id() },
+            (None, None) => {
+                // Never: the session ends as soon as its last socket leaves.
+                log::error!("session {}: no socket to share the outbox with", self.sid);
+                return Err(SessionEnd::ServerDisconnect);
+            }
+        };
+        self.shared.io.send(register);
         log::info!("socket {id}: joined namespace {nsp} (session {}, conn {})", self.sid, self.id);
         // The CONNECT answer goes first: the client must know its socket
         // before the handler's first emit arrives.

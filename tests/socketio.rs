@@ -271,6 +271,9 @@ fn connect_to_namespaces_with_auth_and_refuse_unknown_ones() {
     raw.send("40/custom,");
     assert!(raw.recv().starts_with(r#"40/custom,{"sid":"#));
     assert_eq!(raw.recv(), r#"42/custom,["auth",{}]"#);
+    // Through the hub: the /custom socket shares the client's outbox.
+    raw.send(r#"42/custom,["broadcast","to custom"]"#);
+    assert_eq!(raw.recv(), r#"42/custom,["broadcast","to custom"]"#);
     raw.send("40/random");
     assert_eq!(raw.recv(), r#"44/random,{"message":"Invalid namespace"}"#);
     // Leave /custom; / still works.
@@ -671,4 +674,104 @@ fn shutdown_closes_socketio_sessions() {
     server.shutdown().expect("shutdown");
     assert_eq!(ws.until_closed(false), Some(1001));
     assert!(TcpStream::connect(addr).is_err(), "the listener is closed");
+}
+
+// ------------------------------------------------------ slow consumers ----
+
+/// The number `n` of a `tick` broadcast with data `[n, "xxx…"]`, in either
+/// wire format (`/ws`: `{"event":"tick","data":[n,…]}`, socket.io:
+/// `42["tick",[n,…]]`), found without parsing the large payload.
+fn tick_number(text: &str) -> Option<usize> {
+    let rest = text.strip_prefix(r#"{"event":"tick","data":["#).or_else(|| text.strip_prefix(r#"42["tick",["#))?;
+    rest[..rest.find(',')?].parse().ok()
+}
+
+/// The most a TCP socket's send buffer may grow to (Linux: the last field of
+/// `tcp_wmem`; 4 MiB where it cannot be read).
+fn send_buffer_limit() -> usize {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().last()?.parse().ok())
+        .unwrap_or(4 << 20)
+}
+
+/// A socket.io client that stops reading while a burst of 1,000 broadcasts
+/// (16 KiB or more each) fills its socket buffers and its small outbox is
+/// dropped by the hub (1013), while a `/ws` client and another socket.io
+/// client receive every broadcast, in order. When the stalled client reads
+/// again it finds its backlog, in order, and then Close 1013 at once: every
+/// read waits at most 3 s, while neither heartbeat fires within the test
+/// (60 s), so it is the hub letting go that closes it, not a ping.
+#[test]
+fn slow_socketio_client_is_closed_with_1013_while_others_get_every_broadcast_in_order() {
+    const BROADCASTS: usize = 1000;
+    let prompt = Duration::from_secs(3);
+    let minute = Duration::from_secs(60);
+    let builder = Server::builder()
+        .outbox_capacity(8)
+        .slow_client_timeout(Duration::from_millis(200))
+        // The stalled session's blocked write must outlast the burst, so that
+        // its Close can be read at the end (as in tests/hub.rs).
+        .write_timeout(Duration::from_secs(100))
+        .heartbeat(minute, 2 * minute)
+        .socketio_ping(minute, minute);
+    let server = start(builder, |socket| socket.emit("server-message", "Welcome to WebSocket"));
+    let addr = server.local_addr;
+    // Joined to `/` and greeted: the hub has registered it (before `on_connection` ran).
+    let sio_greeted = || {
+        let (mut raw, _) = Raw::open(addr);
+        raw.send("40");
+        assert!(raw.recv().starts_with("40{\"sid\":"));
+        assert_eq!(raw.recv(), r#"42["server-message","Welcome to WebSocket"]"#);
+        raw
+    };
+    let mut stalled = sio_greeted();
+    let mut healthy_sio = sio_greeted();
+    let mut healthy_ws = connect_greeted(addr);
+
+    let readers = vec![
+        std::thread::spawn(move || {
+            for expected in 0..BROADCASTS {
+                assert_eq!(
+                    tick_number(&healthy_sio.recv()),
+                    Some(expected),
+                    "socket.io client: missing or out of order"
+                );
+            }
+        }),
+        std::thread::spawn(move || {
+            for expected in 0..BROADCASTS {
+                let text = healthy_ws.recv().into_text().expect("a text frame");
+                assert_eq!(tick_number(&text), Some(expected), "/ws client: missing or out of order");
+            }
+        }),
+    ];
+    // Four times what the kernel may buffer for the stalled socket, so it surely fills.
+    let pad = "x".repeat((4 * send_buffer_limit() / BROADCASTS).max(16 * 1024));
+    for n in 0..BROADCASTS {
+        server.io.emit("tick", (n, &pad));
+    }
+    for reader in readers {
+        reader.join().expect("a healthy client got every broadcast, in order");
+    }
+
+    // Now the stalled client reads: a prefix of the broadcasts, then Close 1013,
+    // each read within `prompt`.
+    stalled.client.ws.get_ref().set_read_timeout(Some(prompt)).unwrap();
+    let mut next = 0;
+    let code = loop {
+        assert!(next <= BROADCASTS, "the stalled client was never dropped");
+        match stalled.client.ws.read() {
+            Ok(Message::Close(frame)) => break frame.map(|f| u16::from(f.code)),
+            Ok(Message::Text(text)) => {
+                assert_eq!(tick_number(&text), Some(next), "the stalled client's backlog is in order");
+                next += 1;
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => panic!("no Close within {prompt:?} after {next} broadcasts: {e}"),
+        }
+    };
+    eprintln!("the stalled socket.io client got {next} of {BROADCASTS} broadcasts, then Close {code:?}");
+    assert_eq!(code, Some(1013), "after {next} broadcasts");
+    assert!(next < BROADCASTS, "the stalled client was dropped before the end ({next} delivered)");
 }
