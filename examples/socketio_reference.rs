@@ -9,6 +9,8 @@
 //! connectTimeout 1000 ms; on connect every socket gets `auth` with its auth
 //! payload; `message` is echoed as `message-back`, `message-with-ack` is
 //! acknowledged with its own arguments; `/custom` is a second namespace.
+//! wshub's own tests add `/private`, which refuses a client whose
+//! `auth.token` is not `"secret"` (CONNECT_ERROR "not authorized").
 //!
 //! wshub's own tests (`tests/socketio.rs`) start it with `PORT=0` and read the
 //! address from its first line of output: `listening on 127.0.0.1:PORT`.
@@ -17,7 +19,7 @@
 
 use std::time::Duration;
 
-use wshub::{Args, Server, ServerBuilder, Socket, Value};
+use wshub::{Args, Server, ServerBuilder, Socket, SocketInfo, Value};
 
 fn main() -> std::io::Result<()> {
     simple_logger::SimpleLogger::new()
@@ -45,10 +47,27 @@ pub fn builder() -> ServerBuilder {
         .allow_any_origin()
 }
 
-/// The handlers: `/` and `/custom` alike.
+/// The handlers: `/`, `/custom` and `/private` alike; `/private` checks
+/// the client's token first.
 pub fn install(server: &Server) {
     server.on_connection(on_connection);
     server.of("/custom").on_connection(on_connection);
+    install_private(server);
+}
+
+/// `/private`: like `/custom`, behind `token_is_secret`.
+pub fn install_private(server: &Server) {
+    server.of("/private").check_connect(token_is_secret);
+    server.of("/private").on_connection(on_connection);
+}
+
+/// The connect check of `/private`: `io(url + "/private", { auth: { token: "secret" } })`
+/// gets in; any other client gets `connect_error` with "not authorized".
+fn token_is_secret(auth: &Value, _info: &SocketInfo) -> Result<(), String> {
+    match auth["token"].as_str() {
+        Some("secret") => Ok(()),
+        _ => Err("not authorized".into()),
+    }
 }
 
 /// Every namespace behaves the same way, as in the suites' reference server.

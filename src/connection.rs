@@ -39,6 +39,7 @@ use crate::protocol::{Outgoing, Wire};
 use crate::reader::{self, Chunk, Inbox};
 use crate::server::Shared;
 use crate::socket::{Socket, SocketId, SocketInfo};
+use crate::Value;
 
 /// Why a connection ended. Logged once, and passed to `on_disconnect` handlers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,16 +112,6 @@ pub(crate) fn serve(mut stream: TcpStream, id: SocketId, shared: Arc<Shared>) {
     match handshake::route(&request, config, &shared.pages) {
         Route::Respond(response) => respond(stream, id, response, head_only),
         Route::Upgrade { key, wire, origin } => {
-            // Prepared before the 101, so that a failure can still be
-            // answered with a status.
-            if let Err(e) = prepare(&stream, config) {
-                log::warn!("socket {id}: cannot prepare the socket: {e}");
-                return respond(stream, id, Response::refusal(503, "server cannot take more clients now"), false);
-            }
-            if let Err(e) = stream.write_all(handshake::accept_response(&key).as_bytes()) {
-                return log::info!("socket {id}: gone during the handshake ({e})");
-            }
-            log::info!("socket {id}: upgraded on {} ({}, origin: {origin:?})", request.path, wire.name());
             let info = SocketInfo {
                 id,
                 peer,
@@ -131,6 +122,25 @@ pub(crate) fn serve(mut stream: TcpStream, id: SocketId, shared: Arc<Shared>) {
                 protocol: wire.name(),
                 connected_at: SystemTime::now(),
             };
+            // The application's connect check for `/`, where `/ws` clients
+            // live. Why before the 101 and not an error event after it: a
+            // refused client then costs no reader thread and no hub member,
+            // and gets a real HTTP answer with the reason, like a refused
+            // Origin. (A browser page sees only a failed connection; the
+            // reason is in its console and in our log.)
+            if let Err(message) = shared.check_connect("/", &Value::Null, &info) {
+                return respond(stream, id, Response::refusal(403, message), false);
+            }
+            // Prepared before the 101, so that a failure can still be
+            // answered with a status.
+            if let Err(e) = prepare(&stream, config) {
+                log::warn!("socket {id}: cannot prepare the socket: {e}");
+                return respond(stream, id, Response::refusal(503, "server cannot take more clients now"), false);
+            }
+            if let Err(e) = stream.write_all(handshake::accept_response(&key).as_bytes()) {
+                return log::info!("socket {id}: gone during the handshake ({e})");
+            }
+            log::info!("socket {id}: upgraded on {} ({}, origin: {origin:?})", request.path, wire.name());
             run_websocket(stream, rest, info, wire, &shared);
         }
     }

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::{self, JoinHandle};
@@ -28,14 +29,18 @@ use crate::hub::{self, Command};
 use crate::io::Io;
 use crate::listener;
 use crate::origin::OriginPolicy;
-use crate::socket::{Socket, SocketId};
-use crate::Result;
+use crate::socket::{Socket, SocketId, SocketInfo};
+use crate::{Result, Value};
 
 /// Commands that may wait for the hub before senders block.
 const HUB_QUEUE: usize = 4096;
 
 /// The function called on each client's thread right after its upgrade.
 type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
+
+/// The function that accepts (`Ok`) or refuses (`Err(message)`) a client's
+/// connection to a namespace, from its `auth` payload and what is known of it.
+type ConnectCheck = Arc<dyn Fn(&Value, &SocketInfo) -> std::result::Result<(), String> + Send + Sync>;
 
 /// Builds a [`Server`]: limits, pages, allowed origins. See [`Config`] for
 /// every default and why.
@@ -178,6 +183,7 @@ impl ServerBuilder {
             io: Io::new(hub_tx, clients.clone()),
             on_connection: RwLock::new(None),
             namespaces: RwLock::new(HashMap::new()),
+            connect_checks: RwLock::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             sessions: Sessions::default(),
             handshaking: Mutex::new(HashMap::new()),
@@ -206,6 +212,10 @@ pub(crate) struct Shared {
     on_connection: RwLock<Option<ConnectionHandler>>,
     /// socket.io namespaces other than `/`, with their connection handlers.
     namespaces: RwLock<HashMap<String, ConnectionHandler>>,
+    /// Namespace (`/` included) → the check a client must pass before its
+    /// socket exists there. Kept apart from the handlers: it may be set
+    /// before or after `on_connection`.
+    connect_checks: RwLock<HashMap<String, ConnectCheck>>,
     /// The last socket id handed out (ids are never reused).
     next_id: AtomicU64,
     /// Open socket.io sessions, by Engine.IO session id.
@@ -239,6 +249,18 @@ impl Shared {
         self.namespaces.read().unwrap_or_else(|e| e.into_inner()).get(nsp).cloned().map(Some)
     }
 
+    /// Runs the connect check of namespace `nsp`, if it has one: `Err` holds
+    /// the message the client is refused with. It runs on the client's
+    /// thread, as handlers do; a check that panics refuses.
+    pub(crate) fn check_connect(&self, nsp: &str, auth: &Value, info: &SocketInfo) -> std::result::Result<(), String> {
+        let check = self.connect_checks.read().unwrap_or_else(|e| e.into_inner()).get(nsp).cloned();
+        let Some(check) = check else { return Ok(()) };
+        panic::catch_unwind(AssertUnwindSafe(|| check(auth, info))).unwrap_or_else(|_| {
+            log::error!("socket {}: the connect check of {nsp} panicked; refusing the client", info.id);
+            Err("server error".into())
+        })
+    }
+
     pub(crate) fn handshake_started(&self, id: SocketId, stream: TcpStream) {
         self.handshaking.lock().unwrap_or_else(|e| e.into_inner()).insert(id, stream);
     }
@@ -267,6 +289,17 @@ impl Server {
         F: Fn(&Socket) + Send + Sync + 'static,
     {
         *self.shared.on_connection.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(handler));
+    }
+
+    /// Checks every client connecting to `/` before its socket exists, the
+    /// same as `server.of("/").check_connect(check)`: see
+    /// [`Namespace::check_connect`]. A `/ws` client refused here gets `403`
+    /// with the message instead of the upgrade.
+    pub fn check_connect<F>(&self, check: F)
+    where
+        F: Fn(&Value, &SocketInfo) -> std::result::Result<(), String> + Send + Sync + 'static,
+    {
+        self.of("/").check_connect(check)
     }
 
     /// A socket.io namespace, e.g. `server.of("/admin")`: register its
@@ -336,6 +369,24 @@ impl Namespace<'_> {
         }
         let mut namespaces = self.server.shared.namespaces.write().unwrap_or_else(|e| e.into_inner());
         namespaces.insert(self.nsp.clone(), Arc::new(handler));
+    }
+
+    /// Calls `check` with each client's `auth` payload (`io(url, { auth })`;
+    /// `{}` when it sent none, `null` for `/ws` clients) and its
+    /// [`SocketInfo`] before it joins this namespace, on that client's thread.
+    /// `Err(message)` refuses it: a socket.io client gets CONNECT_ERROR
+    /// (`44/admin,{"message":"<message>"}`: its `connect_error` event) and
+    /// keeps its connection for other namespaces; a `/ws` client (namespace
+    /// `/`) gets `403` with the message instead of the upgrade. A refused
+    /// client gets no [`Socket`], joins nothing in the hub, and
+    /// `on_connection` does not run. The check does not create the
+    /// namespace: that is still `on_connection`'s job.
+    pub fn check_connect<F>(&self, check: F)
+    where
+        F: Fn(&Value, &SocketInfo) -> std::result::Result<(), String> + Send + Sync + 'static,
+    {
+        let mut checks = self.server.shared.connect_checks.write().unwrap_or_else(|e| e.into_inner());
+        checks.insert(self.nsp.clone(), Arc::new(check));
     }
 
     /// A handle for emitting to this namespace from any thread.

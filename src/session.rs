@@ -513,18 +513,13 @@ impl Session {
         }
     }
 
-    /// CONNECT: join a namespace, or refuse an unknown one.
+    /// CONNECT: join a namespace, or refuse an unknown one or one whose
+    /// connect check says no. A refusal is a CONNECT_ERROR for that namespace
+    /// only: the session stays open for others.
     fn connect(&mut self, nsp: String, auth: Value) -> Result<(), SessionEnd> {
         let Some(handler) = self.shared.namespace_handler(&nsp) else {
             log::info!("session {}: refused unknown namespace {nsp}", self.sid);
-            let refusal = socketio::Packet {
-                kind: Kind::ConnectError,
-                nsp,
-                id: None,
-                attachments: 0,
-                data: Some(json!({ "message": "Invalid namespace" })),
-            };
-            self.queue.push(Packet::Message(refusal.encode()).to_message());
+            self.queue.push(connect_error(nsp, "Invalid namespace"));
             return Ok(());
         };
         if self.sockets.contains_key(&nsp) {
@@ -542,6 +537,15 @@ impl Session {
             protocol: Wire::SocketIo.name(),
             connected_at: SystemTime::now(),
         };
+        // Application code, like a handler: the hub may see this thread busy.
+        self.state.busy();
+        let checked = self.shared.check_connect(&nsp, &auth, &info);
+        self.state.idle();
+        if let Err(message) = checked {
+            log::info!("socket {id}: refused by the connect check of {nsp}: {message} (session {})", self.sid);
+            self.queue.push(connect_error(nsp, &message));
+            return Ok(());
+        }
         let socket = Socket::new(info, self.shared.io.of(&nsp)).with_auth(auth);
         // The first socket takes the outbox's sender to the hub; later ones
         // join it there (see `outbox_tx`).
@@ -722,6 +726,18 @@ fn next_poll(requests: &Receiver<ToSession>, timeout: std::time::Duration) -> Op
             recv(deadline) -> _ => return None,
         }
     }
+}
+
+/// A CONNECT_ERROR: the client's `connect_error` event for `nsp`, with `message`.
+fn connect_error(nsp: String, message: &str) -> Message {
+    let refusal = socketio::Packet {
+        kind: Kind::ConnectError,
+        nsp,
+        id: None,
+        attachments: 0,
+        data: Some(json!({ "message": message })),
+    };
+    Packet::Message(refusal.encode()).to_message()
 }
 
 fn parse_error(why: String) -> SessionEnd {

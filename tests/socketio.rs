@@ -85,6 +85,7 @@ fn client_websocket_only_every_feature() {
     let out = run_node("tests/socketio/features.mjs", &[&format!("http://{}", server.local_addr), "websocket"]);
     assert!(out.contains("ok - connected over websocket"), "{out}");
     assert!(out.contains("ok - an oversize message gets close 1009"), "{out}");
+    assert!(out.contains("ok - a wrong auth.token is refused by check_connect: not authorized"), "{out}");
     assert!(out.contains("done"), "{out}");
 }
 
@@ -280,6 +281,71 @@ fn connect_to_namespaces_with_auth_and_refuse_unknown_ones() {
     raw.send("41/custom,");
     raw.send(r#"42["message","to main"]"#);
     assert_eq!(raw.recv(), r#"42["message-back","to main"]"#);
+}
+
+/// `check_connect`: the application refuses a CONNECT with its own message
+/// (CONNECT_ERROR `44{"message":…}` for `/`, `44/private,{…}` for
+/// `/private`) when `auth.token` is wrong, and the Engine.IO session stays
+/// open: the same client then connects to both with the right token. A
+/// refused client gets no socket (`on_connection` does not run) and no hub
+/// member. A `/ws` client refused by the check for `/` gets `403` with the
+/// message instead of the upgrade.
+#[test]
+fn check_connect_refuses_a_wrong_token_and_accepts_the_right_one() {
+    watchdog(240);
+    let server = Server::builder().bind(("127.0.0.1", 0)).expect("bind");
+    // `/ws` clients send no auth payload: their token comes in the query string.
+    server.check_connect(|auth: &Value, info: &wshub::SocketInfo| {
+        if auth["token"] == "secret" || info.query == "token=secret" {
+            Ok(())
+        } else {
+            Err("not authorized".into())
+        }
+    });
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    server.on_connection(move |socket| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        socket.emit("server-message", "Welcome to WebSocket");
+    });
+    reference::install_private(&server);
+    let server = server.spawn().expect("spawn");
+    let addr = server.local_addr;
+
+    let (mut raw, _) = Raw::open(addr);
+    raw.send(r#"40{"token":"wrong"}"#);
+    assert_eq!(raw.recv(), r#"44{"message":"not authorized"}"#);
+    raw.send(r#"40/private,{"token":"wrong"}"#);
+    assert_eq!(raw.recv(), r#"44/private,{"message":"not authorized"}"#);
+    raw.send("40/private,");
+    assert_eq!(raw.recv(), r#"44/private,{"message":"not authorized"}"#);
+    // The session is still open: the right token gets in, to both.
+    raw.send(r#"40{"token":"secret"}"#);
+    assert!(raw.recv().starts_with(r#"40{"sid":"#));
+    assert_eq!(raw.recv(), r#"42["server-message","Welcome to WebSocket"]"#);
+    raw.send(r#"40/private,{"token":"secret"}"#);
+    assert!(raw.recv().starts_with(r#"40/private,{"sid":"#));
+    assert_eq!(raw.recv(), r#"42/private,["auth",{"token":"secret"}]"#);
+
+    // `/ws`: refused before the upgrade, with the message; accepted with the token.
+    let refused = raw_request(addr, upgrade_request(addr, "").replacen("/ws", "/ws?token=wrong", 1).as_bytes());
+    assert_eq!(status_of(&refused), 403, "{refused}");
+    assert!(refused.ends_with("not authorized\n"), "{refused}");
+    assert_eq!(connect_with(addr, "/ws", &[]).err(), Some(403));
+    let mut ws = connect_with(addr, "/ws?token=secret", &[]).expect("upgrade");
+    assert_eq!(ws.recv_event().0, "server-message");
+
+    // Three sockets: `/` and `/private` of the socket.io client, and the `/ws` one.
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "on_connection of `/` ran for refused clients"
+    );
+    assert!(wait_until(READ_TIMEOUT, || server.io.client_count() == 3), "{}", server.io.client_count());
+    server.io.emit("everyone", 1);
+    assert_eq!(raw.recv(), r#"42["everyone",1]"#);
+    assert_eq!(ws.recv_event(), ("everyone".to_string(), json!(1)));
+    assert_eq!(server.io.client_count(), 3, "a refused client joined the hub");
 }
 
 /// Events and acks, plain and with binary attachments, as the suites send them.

@@ -50,6 +50,24 @@ const random = io(`${url}/random`, { transports });
 const [err] = await next(random, "connect_error");
 check(err.message === "Invalid namespace", "an unknown namespace is refused: Invalid namespace");
 
+// The application refuses a connect (`check_connect` on /private): connect_error
+// with its message, no socket; the connection stays up for the other namespaces.
+const intruder = io(`${url}/private`, { transports, auth: { token: "wrong" } });
+const [refused] = await next(intruder, "connect_error");
+check(refused.message === "not authorized", "a wrong auth.token is refused by check_connect: not authorized");
+check(!intruder.connected && socket.connected && custom.connected, "the refused socket is not connected; / and /custom are");
+back = next(socket, "message-back");
+socket.emit("message", "after the refusal");
+check(same(await back, ["after the refusal"]), "the shared connection still carries events after the refusal");
+// The same socket tries again, on the same connection, with the right token.
+intruder.auth = { token: "secret" };
+const privateAuth = next(intruder, "auth");
+intruder.connect();
+await next(intruder, "connect");
+check(intruder.io === socket.io, "the retry goes over the same connection");
+check(same((await privateAuth)[0], { token: "secret" }), "the right auth.token is accepted by check_connect");
+intruder.disconnect();
+
 // Heartbeat: with pingInterval 300 ms, several pings pass and we stay connected.
 let pings = 0;
 await new Promise((resolve) => socket.io.engine.on("ping", () => ++pings >= 3 && resolve()));
