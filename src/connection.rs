@@ -1,6 +1,6 @@
 //! The connection thread `conn-N`: one client, from request head to close.
 //!
-//! [`serve`] reads the request head, answers it (a page or a refusal) or
+//! `serve` reads the request head, answers it (a page or a refusal) or
 //! upgrades it, and then runs the [`Connection`] loop, which owns the only
 //! `WebSocket` of this client and waits on four channels at once:
 //!
@@ -15,7 +15,7 @@
 //!
 //! No read timeouts, no polling: an idle connection costs no CPU at all.
 //! Everything that ends a connection becomes an [`Ending`], logged once at
-//! the end of [`serve`]; nothing reaches the listener.
+//! the end of `serve`; nothing reaches the listener.
 
 use std::fmt;
 use std::io::{self, Read, Write};

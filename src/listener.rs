@@ -1,6 +1,6 @@
 //! The listener loop: accept, count, spawn `conn-N`, and shut down.
 //!
-//! [`accept_loop`] runs on the thread that called [`Server::run`](crate::Server::run)
+//! `accept_loop` runs on the thread that called [`Server::run`](crate::Server::run)
 //! (named `listener` under [`Server::spawn`](crate::Server::spawn)). It does as
 //! little as possible per client, so that accepting never waits on a client:
 //! refusals that need reading (bad requests, bad origins) happen on the
