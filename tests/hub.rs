@@ -127,23 +127,6 @@ fn io_works_from_another_thread() {
     }
 }
 
-/// The number `n` in a `{"event":"tick","data":[n,"xxx..."]}` frame, found
-/// without parsing the whole (large) payload.
-fn tick_number(message: &Message) -> Option<usize> {
-    let text = message.to_text().ok()?;
-    let rest = text.strip_prefix(r#"{"event":"tick","data":["#)?;
-    rest[..rest.find(',')?].parse().ok()
-}
-
-/// The most a TCP socket's send buffer may grow to (Linux: the last field of
-/// `tcp_wmem`; 4 MiB, the usual default, where it cannot be read).
-fn send_buffer_limit() -> usize {
-    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
-        .ok()
-        .and_then(|s| s.split_whitespace().last()?.parse().ok())
-        .unwrap_or(4 << 20)
-}
-
 /// A slow consumer: one client stops reading while 20 others receive every
 /// one of 1,000 numbered broadcasts (16 KiB each here), in order, emitted in
 /// a tight loop. The stalled client's socket buffers fill, its connection
@@ -174,7 +157,11 @@ fn slow_consumer_is_closed_with_1013_while_20_others_get_all_1000_broadcasts_in_
                 .spawn(move || {
                     for expected in 0..BROADCASTS {
                         let message = client.recv();
-                        assert_eq!(tick_number(&message), Some(expected), "client {i}: missing or out of order");
+                        assert_eq!(
+                            message.to_text().ok().and_then(tick_number),
+                            Some(expected),
+                            "client {i}: missing or out of order"
+                        );
                     }
                     client
                 })
@@ -200,7 +187,11 @@ fn slow_consumer_is_closed_with_1013_while_20_others_get_all_1000_broadcasts_in_
         match stalled.recv() {
             Message::Close(frame) => break frame.map(|f| u16::from(f.code)),
             message => {
-                assert_eq!(tick_number(&message), Some(next), "the stalled client's backlog is in order");
+                assert_eq!(
+                    message.to_text().ok().and_then(tick_number),
+                    Some(next),
+                    "the stalled client's backlog is in order"
+                );
                 next += 1;
             }
         }

@@ -744,23 +744,6 @@ fn shutdown_closes_socketio_sessions() {
 
 // ------------------------------------------------------ slow consumers ----
 
-/// The number `n` of a `tick` broadcast with data `[n, "xxx…"]`, in either
-/// wire format (`/ws`: `{"event":"tick","data":[n,…]}`, socket.io:
-/// `42["tick",[n,…]]`), found without parsing the large payload.
-fn tick_number(text: &str) -> Option<usize> {
-    let rest = text.strip_prefix(r#"{"event":"tick","data":["#).or_else(|| text.strip_prefix(r#"42["tick",["#))?;
-    rest[..rest.find(',')?].parse().ok()
-}
-
-/// The most a TCP socket's send buffer may grow to (Linux: the last field of
-/// `tcp_wmem`; 4 MiB where it cannot be read).
-fn send_buffer_limit() -> usize {
-    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
-        .ok()
-        .and_then(|s| s.split_whitespace().last()?.parse().ok())
-        .unwrap_or(4 << 20)
-}
-
 /// A socket.io client that stops reading while a burst of 1,000 broadcasts
 /// (16 KiB or more each) fills its socket buffers and its small outbox is
 /// dropped by the hub (1013), while a `/ws` client and another socket.io

@@ -286,3 +286,21 @@ impl Client {
         self.finish_close();
     }
 }
+
+/// The number `n` of a `tick` broadcast with data `[n, "xxx…"]`, in either
+/// wire format (`/ws`: `{"event":"tick","data":[n,…]}`, socket.io:
+/// `42["tick",[n,…]]`), found without parsing the large payload.
+pub fn tick_number(text: &str) -> Option<usize> {
+    let rest = text.strip_prefix(r#"{"event":"tick","data":["#).or_else(|| text.strip_prefix(r#"42["tick",["#))?;
+    rest[..rest.find(',')?].parse().ok()
+}
+
+/// The most a TCP socket's send buffer may grow to (Linux: the last field of
+/// `tcp_wmem`; 4 MiB, the usual default, where it cannot be read). Slow-
+/// consumer tests size their bursts from it so a stalled socket surely fills.
+pub fn send_buffer_limit() -> usize {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().last()?.parse().ok())
+        .unwrap_or(4 << 20)
+}
