@@ -62,44 +62,42 @@ fn run_node(script: &str, args: &[&str]) -> String {
     text
 }
 
+/// Runs `tests/socketio/features.mjs` over `transport` against a fresh
+/// reference server and returns its output (`None`: node skipped). The
+/// script exits non-zero on the first failed check, which fails the test.
+fn features_over(transport: &str) -> Option<String> {
+    if !node_ready() {
+        return None;
+    }
+    let server = start_reference();
+    let out = run_node("tests/socketio/features.mjs", &[&format!("http://{}", server.local_addr), transport]);
+    assert!(out.contains("done"), "{out}");
+    Some(out)
+}
+
 /// socket.io-client with its default transports: polling, then the upgrade
 /// to WebSocket; then every feature of the reference server.
 #[test]
 fn client_default_transports_upgrade_and_every_feature() {
-    if !node_ready() {
-        return;
-    }
-    let server = start_reference();
-    let out = run_node("tests/socketio/features.mjs", &[&format!("http://{}", server.local_addr), "default"]);
+    let Some(out) = features_over("default") else { return };
     assert!(out.contains("ok - upgraded from polling to websocket"), "{out}");
-    assert!(out.contains("done"), "{out}");
 }
 
 /// socket.io-client with `transports: ["websocket"]`: the same features.
 #[test]
 fn client_websocket_only_every_feature() {
-    if !node_ready() {
-        return;
-    }
-    let server = start_reference();
-    let out = run_node("tests/socketio/features.mjs", &[&format!("http://{}", server.local_addr), "websocket"]);
+    let Some(out) = features_over("websocket") else { return };
     assert!(out.contains("ok - connected over websocket"), "{out}");
     assert!(out.contains("ok - an oversize message gets close 1009"), "{out}");
     assert!(out.contains("ok - a wrong auth.token is refused by check_connect: not authorized"), "{out}");
-    assert!(out.contains("done"), "{out}");
 }
 
 /// socket.io-client with `transports: ["polling"]`: every feature over HTTP
 /// long-polling alone (binary as base64, pings in poll responses).
 #[test]
 fn client_polling_only_every_feature() {
-    if !node_ready() {
-        return;
-    }
-    let server = start_reference();
-    let out = run_node("tests/socketio/features.mjs", &[&format!("http://{}", server.local_addr), "polling"]);
+    let Some(out) = features_over("polling") else { return };
     assert!(out.contains("ok - stays connected across 3 server pings"), "{out}");
-    assert!(out.contains("done"), "{out}");
 }
 
 /// Rooms and broadcasts mix protocols: a `/ws` client's emit to a room
