@@ -9,7 +9,7 @@
 //! curl -i http://127.0.0.1:3000/             # HTTP: one request, one response, closed
 //! curl -i http://127.0.0.1:3000/ws           # the WebSocket path refuses plain HTTP: 426
 //! ```
-//! Step through it: break on `wshub::handshake::route` (src/handshake.rs), which
+//! Step through it: break on `wshub::http::handshake::route` (src/http/handshake.rs), which
 //! is where the server tells the two requests apart.
 
 use std::io::{Read, Write};

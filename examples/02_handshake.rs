@@ -11,8 +11,8 @@
 //! curl -i -N -H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'Sec-WebSocket-Version: 13' \
 //!      -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' http://127.0.0.1:3000/ws   # 101, then Ctrl+C
 //! ```
-//! Step through it: break on `wshub::handshake::route` (src/handshake.rs) and
-//! `wshub::handshake::accept_response`.
+//! Step through it: break on `wshub::http::handshake::route` (src/http/handshake.rs) and
+//! `wshub::http::handshake::accept_response`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

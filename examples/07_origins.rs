@@ -9,7 +9,7 @@
 //! terminal, serve a page from another port (e.g. `python3 -m http.server 5500`):
 //! a page from http://127.0.0.1:5500 may connect, one from any other port gets 403.
 //!
-//! Step through it: break on `wshub::origin::OriginPolicy::check` (src/origin.rs).
+//! Step through it: break on `wshub::http::origin::OriginPolicy::check` (src/http/origin.rs).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -18,7 +18,7 @@
 //!
 //! # The chat's events
 //!
-//! Every frame is wshub's JSON envelope `{"event": name, "data": ...}` (see `src/protocol.rs`).
+//! Every frame is wshub's JSON envelope `{"event": name, "data": ...}` (see `src/wire/mod.rs`).
 //!
 //! ```text
 //! client → server

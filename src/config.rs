@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::origin::OriginPolicy;
+use crate::http::origin::OriginPolicy;
 
 /// The server's settings. Build them with [`Server::builder()`](crate::Server::builder).
 #[derive(Debug, Clone)]

@@ -32,13 +32,13 @@ use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Message, WebSocket};
 
 use crate::config::Config;
-use crate::handshake::{self, Route};
+use crate::http::handshake::{self, Route};
 use crate::http::{self, HeadError, Response};
 use crate::hub::{Command, Member, OutboxState};
-use crate::protocol::{Outgoing, Wire};
 use crate::reader::{self, Chunk, Inbox};
 use crate::server::Shared;
 use crate::socket::{Socket, SocketId, SocketInfo};
+use crate::wire::{Outgoing, Wire};
 use crate::Value;
 
 /// Why a connection ended. Logged once, and passed to `on_disconnect` handlers.

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Sender};
 
-use crate::handshake;
+use crate::http::handshake;
 use crate::http::{self, HeadError, Request, Response};
 use crate::server::Shared;
 use crate::session::{open_packet, random_id, Client, Reply, Session, ToSession};

@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 use tungstenite::Message;
 
-use crate::protocol::{Outgoing, Wire};
 use crate::socket::SocketId;
+use crate::wire::{Outgoing, Wire};
 
 /// A request to the hub.
 #[derive(Debug)]

@@ -11,8 +11,8 @@ use crossbeam_channel::Sender;
 use serde::Serialize;
 
 use crate::hub::{Command, Target};
-use crate::protocol::{payload, Outgoing};
 use crate::socket::SocketId;
+use crate::wire::{payload, Outgoing};
 
 /// A `Clone + Send` handle for emitting to every client or to a room.
 #[derive(Clone, Debug)]

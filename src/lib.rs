@@ -29,16 +29,16 @@
 //!    per client ([`listener`]).
 //! 2. [`http`] — the connection thread reads the HTTP request head itself, so
 //!    that every refusal gets a real HTTP answer.
-//! 3. [`handshake`] — decides what the request is: a page, a WebSocket upgrade,
-//!    or a refusal (400, 403, 404, 405, 426, 431). [`origin`] holds the
-//!    Origin allow-list.
+//! 3. [`http::handshake`] — decides what the request is: a page, a WebSocket
+//!    upgrade, or a refusal (400, 403, 404, 405, 426, 431).
+//!    [`http::origin`] holds the Origin allow-list.
 //! 4. [`reader`] — the tiny `conn-N-rx` thread that only moves raw bytes from
 //!    the socket into a channel, and the [`reader::Inbox`] stream that feeds
 //!    them to tungstenite.
 //! 5. [`connection`] — the connection thread's loop: it owns the only
 //!    `WebSocket` and `select!`s over inbound bytes, its outbox, the heartbeat
 //!    and the close deadline.
-//! 6. [`protocol`] — the wire format (`/ws`: one JSON object per text frame)
+//! 6. [`wire`] — the wire format (`/ws`: one JSON object per text frame)
 //!    turned into events and back. The event model does not know which wire
 //!    format carried it.
 //! 7. [`socket`] — the [`Socket`] handle your handlers receive: `emit`, `on`,
@@ -48,8 +48,8 @@
 //! 9. [`io`] — [`Io`], a `Clone + Send` handle to the hub for pushing data
 //!    from any thread.
 //!
-//! socket.io (`/socket.io/`) takes a side road after step 2: [`engineio`] and
-//! [`socketio`] are its packets, `engine` answers its HTTP requests
+//! socket.io (`/socket.io/`) takes a side road after step 2: [`wire::engineio`] and
+//! [`wire::socketio`] are its packets, `engine` answers its HTTP requests
 //! (long-polling, upgrades), `session` is one socket.io client (its
 //! heartbeat, its namespace sockets, its transport) and [`wslink`] the
 //! WebSocket under it. Its events then go through the same [`socket`] and
@@ -58,30 +58,25 @@
 //! [`config`] holds every limit and timeout with its default and the reason
 //! for it.
 
-pub mod args;
 pub mod config;
 pub mod connection;
 mod engine;
-pub mod engineio;
-pub mod handshake;
 pub mod http;
 pub mod hub;
 pub mod io;
 pub mod listener;
-pub mod origin;
-pub mod protocol;
 pub mod reader;
 pub mod server;
 mod session;
 pub mod socket;
-pub mod socketio;
+pub mod wire;
 pub mod wslink;
 
-pub use args::{as_binary, binary, Args};
 pub use config::Config;
 pub use io::{Io, To};
 pub use server::{Namespace, Server, ServerBuilder, ServerHandle};
 pub use socket::{Socket, SocketId, SocketInfo};
+pub use wire::args::{as_binary, binary, Args};
 
 /// A WebSocket message as [`Socket::on_message`] receives it and
 /// [`Socket::send`] sends it (`tungstenite::Message`).

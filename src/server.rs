@@ -23,12 +23,12 @@ use crossbeam_channel::{bounded, Receiver};
 
 use crate::config::Config;
 use crate::engine::Sessions;
-use crate::handshake::Pages;
+use crate::http::handshake::Pages;
+use crate::http::origin::OriginPolicy;
 use crate::http::Response;
 use crate::hub::{self, Command};
 use crate::io::Io;
 use crate::listener;
-use crate::origin::OriginPolicy;
 use crate::socket::{Socket, SocketId, SocketInfo};
 use crate::{Result, Value};
 

@@ -45,13 +45,13 @@ use serde_json::{json, Value};
 use tungstenite::Message;
 
 use crate::config::SocketIoConfig;
-use crate::engineio::{self, Packet};
 use crate::hub::{Command, Member, OutboxState};
-use crate::protocol::Wire;
 use crate::reader::Chunk;
 use crate::server::Shared;
 use crate::socket::{Socket, SocketId, SocketInfo};
-use crate::socketio::{self, Kind};
+use crate::wire::engineio::{self, Packet};
+use crate::wire::socketio::{self, Kind};
+use crate::wire::Wire;
 use crate::wslink::{LinkEnd, WsLink};
 
 /// What an HTTP request thread (or the registry) asks of a session.

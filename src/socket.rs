@@ -22,7 +22,7 @@ use tungstenite::Message;
 
 use crate::hub::{Command, Target};
 use crate::io::{Io, To};
-use crate::protocol::{payload, Inbound, Outgoing, Payload};
+use crate::wire::{payload, Inbound, Outgoing, Payload};
 
 /// A socket's id: unique for the life of the server, never reused.
 pub type SocketId = u64;

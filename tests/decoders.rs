@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use wshub::http::{parse_head, read_head, HeadError};
-use wshub::protocol::{Inbound, Wire};
+use wshub::wire::{Inbound, Wire};
 use wshub::Message;
 
 /// Any JSON value, nested a few levels deep.
@@ -165,7 +165,7 @@ proptest! {
     /// Any text is an Engine.IO packet or a named error, never a panic.
     #[test]
     fn engineio_text_never_panics(text in ".{0,100}") {
-        if let Err(e) = wshub::engineio::Packet::decode_text(&text) {
+        if let Err(e) = wshub::wire::engineio::Packet::decode_text(&text) {
             prop_assert!(!e.0.is_empty());
         }
     }
@@ -175,7 +175,7 @@ proptest! {
     #[test]
     fn engineio_payload_never_panics(parts in prop::collection::vec("(b)?[0-9A-Za-z+/=]{0,12}|.{0,12}", 0..6)) {
         let body = parts.join("\u{1e}");
-        if let Err(e) = wshub::engineio::decode_payload(&body) {
+        if let Err(e) = wshub::wire::engineio::decode_payload(&body) {
             prop_assert!(!e.0.is_empty());
         }
     }
@@ -184,9 +184,9 @@ proptest! {
     /// what decodes feeds the attachment assembler without a panic.
     #[test]
     fn socketio_packets_never_panic(text in prop_oneof![near_socketio(), ".{0,80}"], extra in prop::collection::vec(any::<u8>(), 0..20)) {
-        match wshub::socketio::decode(&text) {
+        match wshub::wire::socketio::decode(&text) {
             Ok(packet) => {
-                let mut assembler = wshub::socketio::Assembler::default();
+                let mut assembler = wshub::wire::socketio::Assembler::default();
                 if let Ok(None) = assembler.text(packet) {
                     let _ = assembler.binary(extra);
                 }

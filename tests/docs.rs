@@ -229,12 +229,27 @@ fn example_names(line: &str) -> impl Iterator<Item = String> + '_ {
     flag_values(line, "--example")
 }
 
+/// The file of the longest module path that `path` starts with
+/// (`http::handshake::route` → `src/http/handshake.rs`, `route`), and the
+/// segments after it. Without a match: the first segment's file, to report.
+fn source_file<'a, 'b>(path: &'b [&'a str]) -> (String, &'b [&'a str]) {
+    for split in (1..path.len()).rev() {
+        let module = path[..split].join("/");
+        for file in [format!("src/{module}.rs"), format!("src/{module}/mod.rs")] {
+            if exists(&file) {
+                return (file, &path[split..]);
+            }
+        }
+    }
+    (format!("src/{}.rs", path[0]), &path[1..])
+}
+
 /// Checks that a debugger path like `wshub::connection::Connection::run` or
 /// `seed::on_client_message` names a function that exists in its file.
 fn check_function(symbol: &str, at: &str, problems: &mut Vec<String>) {
     let segments: Vec<&str> = symbol.split("::").collect();
     let (file, rest) = match segments.as_slice() {
-        ["wshub", module, rest @ ..] if !rest.is_empty() => (format!("src/{module}.rs"), rest),
+        ["wshub", path @ ..] if path.len() > 1 => source_file(path),
         [example, rest @ ..] if !rest.is_empty() => (format!("examples/{example}.rs"), rest),
         _ => return,
     };

@@ -2,7 +2,7 @@
 //!
 //! socket.io is two protocols stacked. **Engine.IO** (this file) keeps a
 //! session alive over one of two transports and carries opaque messages;
-//! **Socket.IO** ([`crate::socketio`]) gives those messages meaning (events,
+//! **Socket.IO** ([`crate::wire::socketio`]) gives those messages meaning (events,
 //! acks, namespaces). An Engine.IO packet is one type digit and an optional
 //! payload:
 //!

@@ -1,7 +1,13 @@
-//! Wire formats: how events travel inside WebSocket frames.
+//! Wire formats: how events travel inside WebSocket frames and HTTP bodies.
 //!
 //! The rest of wshub speaks in events ([`Inbound`], [`Outgoing`]); only this
-//! module knows bytes. Today there is one format, [`Wire::Json`] on `/ws`:
+//! module and its children know bytes, and none of them does any I/O, so
+//! every codec is tested without a socket:
+//!
+//! - [`Wire::Json`] on `/ws`: one JSON object per text frame (`json.rs`);
+//! - [`Wire::SocketIo`] on `/socket.io/`: Socket.IO packets ([`socketio`])
+//!   inside Engine.IO packets ([`engineio`]);
+//! - [`args`]: several arguments and bytes as event data, for both.
 //!
 //! ```text
 //! server → client   {"event":"server-message","data":"Welcome to WebSocket"}
@@ -9,10 +15,11 @@
 //! wants a reply     {"event":"echo","data":"hi","ack":1}   answered by   {"ack":1,"data":...}
 //! a bad frame       {"event":"error","data":{"message":"invalid JSON: ..."}}
 //! ```
-//!
-//! socket.io (`/socket.io/`) is the second format, [`Wire::SocketIo`]: its
-//! packets are in [`crate::engineio`] and [`crate::socketio`]; handlers and
-//! the hub did not change for it.
+
+pub mod args;
+pub mod engineio;
+mod json;
+pub mod socketio;
 
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -61,7 +68,7 @@ impl Wire {
     pub fn encode_frames(self, nsp: &str, out: &Outgoing) -> Vec<Message> {
         match self {
             Wire::Json => vec![self.encode(out)],
-            Wire::SocketIo => crate::socketio::encode_outgoing(nsp, out),
+            Wire::SocketIo => socketio::encode_outgoing(nsp, out),
         }
     }
 
@@ -133,61 +140,6 @@ pub enum Inbound {
         /// The reply.
         data: Value,
     },
-}
-
-/// The `/ws` JSON envelope.
-mod json {
-    use super::*;
-
-    /// [`Args`](crate::Args) become a plain JSON array here.
-    fn data_json(data: &Payload) -> &str {
-        crate::args::args_inner(data.get()).unwrap_or(data.get())
-    }
-
-    pub fn encode(out: &Outgoing) -> String {
-        match out {
-            Outgoing::Event { name, data, ack } => {
-                let name = Value::from(name.as_str());
-                let mut s = format!("{{\"event\":{name},\"data\":{}", data_json(data));
-                if let Some(id) = ack {
-                    s.push_str(&format!(",\"ack\":{id}"));
-                }
-                s.push('}');
-                s
-            }
-            Outgoing::Ack { id, data } => format!("{{\"ack\":{id},\"data\":{}}}", data_json(data)),
-            Outgoing::Error { message } => {
-                serde_json::json!({ "event": "error", "data": { "message": message } }).to_string()
-            }
-            Outgoing::Raw(_) => unreachable!("Wire::encode sends raw messages as they are"),
-        }
-    }
-
-    pub fn decode(msg: &Message) -> Result<Inbound, String> {
-        let text = match msg {
-            Message::Text(text) => text.as_str(),
-            Message::Binary(_) => {
-                return Err("binary frames are not part of the JSON protocol: send a text frame".into())
-            }
-            _ => return Err("not a data frame".into()),
-        };
-        let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
-        let Value::Object(mut map) = value else {
-            return Err("expected a JSON object like {\"event\":\"name\",\"data\":...}".into());
-        };
-        let ack = match map.remove("ack") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) if n.is_u64() => n.as_u64(),
-            Some(_) => return Err("\"ack\" must be a non-negative integer".into()),
-        };
-        let data = map.remove("data").unwrap_or(Value::Null);
-        match (map.remove("event"), ack) {
-            (Some(Value::String(name)), ack) => Ok(Inbound::Event { name, data, ack }),
-            (Some(_), _) => Err("\"event\" must be a string".into()),
-            (None, Some(id)) => Ok(Inbound::Ack { id, data }),
-            (None, None) => Err("missing \"event\": expected {\"event\":\"name\",\"data\":...}".into()),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 //!   stays "JSON in, JSON out" and the `/ws` protocol can carry it too.
 //!
 //! Both are markers in the serialized JSON, recognised by the wire encoders
-//! ([`crate::protocol`], [`crate::socketio`]). They are found by a cheap text
+//! ([`crate::wire`], [`crate::wire::socketio`]). They are found by a cheap text
 //! check before any parsing, so ordinary events pay nothing for them.
 
 use data_encoding::BASE64;

@@ -23,15 +23,15 @@
 //!
 //! This module maps packets to wshub's event model ([`Inbound`],
 //! [`Outgoing`]) and back. Several arguments become one JSON array, bytes
-//! become `{"$binary":...}` markers; see [`crate::args`] for why.
+//! become `{"$binary":...}` markers; see [`crate::wire::args`] for why.
 
 use std::fmt;
 
 use serde_json::{Map, Value};
 use tungstenite::Message;
 
-use crate::args::{self, BINARY_KEY};
-use crate::protocol::{Inbound, Outgoing};
+use super::args::{self, BINARY_KEY};
+use super::{Inbound, Outgoing};
 
 /// Event names a client may not send: the client library uses them itself.
 pub const RESERVED_EVENTS: [&str; 6] =
@@ -391,8 +391,8 @@ pub fn encode_outgoing(nsp: &str, out: &Outgoing) -> Vec<Message> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::{binary, Args};
-    use crate::protocol::payload;
+    use crate::wire::args::{binary, Args};
+    use crate::wire::payload;
     use serde_json::json;
 
     fn p(kind: Kind, nsp: &str, id: Option<u64>, data: Option<Value>) -> Packet {

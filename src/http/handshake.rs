@@ -6,10 +6,10 @@
 
 use std::collections::HashMap;
 
+use super::origin::Verdict;
+use super::{Request, Response};
 use crate::config::Config;
-use crate::http::{Request, Response};
-use crate::origin::Verdict;
-use crate::protocol::Wire;
+use crate::wire::Wire;
 
 /// What the connection thread does with a request.
 #[derive(Debug)]

@@ -1,0 +1,15 @@
+//! HTTP/1.1 by hand: what the front door needs before a connection is a WebSocket.
+//!
+//! - [`request`]: read a request head under the handshake deadline;
+//! - [`response`]: write a page or a refusal with its status and reason;
+//! - [`handshake`]: decide what a request is (page, refusal, upgrade) and
+//!   compute `Sec-WebSocket-Accept`;
+//! - [`origin`]: the `Origin` allow-list.
+
+pub mod handshake;
+pub mod origin;
+pub mod request;
+pub mod response;
+
+pub use request::{is_timeout, parse_head, read_head, HeadError, Request};
+pub use response::{status_text, Response};

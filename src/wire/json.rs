@@ -1,0 +1,60 @@
+//! The `/ws` JSON envelope: one JSON object per WebSocket text frame.
+//!
+//! ```text
+//! {"event":"server-message","data":"Welcome to WebSocket"}   an event
+//! {"event":"echo","data":"hi","ack":1}                        an event that wants a reply
+//! {"ack":1,"data":"hi"}                                       the reply
+//! ```
+
+use serde_json::Value;
+use tungstenite::Message;
+
+use super::{Inbound, Outgoing, Payload};
+
+/// [`Args`](crate::Args) become a plain JSON array here.
+fn data_json(data: &Payload) -> &str {
+    super::args::args_inner(data.get()).unwrap_or(data.get())
+}
+
+pub fn encode(out: &Outgoing) -> String {
+    match out {
+        Outgoing::Event { name, data, ack } => {
+            let name = Value::from(name.as_str());
+            let mut s = format!("{{\"event\":{name},\"data\":{}", data_json(data));
+            if let Some(id) = ack {
+                s.push_str(&format!(",\"ack\":{id}"));
+            }
+            s.push('}');
+            s
+        }
+        Outgoing::Ack { id, data } => format!("{{\"ack\":{id},\"data\":{}}}", data_json(data)),
+        Outgoing::Error { message } => {
+            serde_json::json!({ "event": "error", "data": { "message": message } }).to_string()
+        }
+        Outgoing::Raw(_) => unreachable!("Wire::encode sends raw messages as they are"),
+    }
+}
+
+pub fn decode(msg: &Message) -> Result<Inbound, String> {
+    let text = match msg {
+        Message::Text(text) => text.as_str(),
+        Message::Binary(_) => return Err("binary frames are not part of the JSON protocol: send a text frame".into()),
+        _ => return Err("not a data frame".into()),
+    };
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let Value::Object(mut map) = value else {
+        return Err("expected a JSON object like {\"event\":\"name\",\"data\":...}".into());
+    };
+    let ack = match map.remove("ack") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.is_u64() => n.as_u64(),
+        Some(_) => return Err("\"ack\" must be a non-negative integer".into()),
+    };
+    let data = map.remove("data").unwrap_or(Value::Null);
+    match (map.remove("event"), ack) {
+        (Some(Value::String(name)), ack) => Ok(Inbound::Event { name, data, ack }),
+        (Some(_), _) => Err("\"event\" must be a string".into()),
+        (None, Some(id)) => Ok(Inbound::Ack { id, data }),
+        (None, None) => Err("missing \"event\": expected {\"event\":\"name\",\"data\":...}".into()),
+    }
+}
