@@ -29,7 +29,7 @@ fn main() -> std::io::Result<()> {
 
     let handle = server.spawn()?;
     wait_for_threads(3);
-    show_threads("server started: listener + hub");
+    show_threads("server started: listener, hub, engine-timers");
 
     let url = format!("ws://{}/ws", handle.local_addr);
     let mut clients = Vec::new();
@@ -38,7 +38,7 @@ fn main() -> std::io::Result<()> {
         clients.push(ws);
     }
     wait_for_threads(7);
-    show_threads("two clients connected: conn-N and conn-N-rx for each");
+    show_threads("two clients connected: one conn-N for each");
 
     for ws in &mut clients {
         ws.send(Message::text(r#"{"event":"which-thread"}"#)).map_err(std::io::Error::other)?;
@@ -51,7 +51,7 @@ fn main() -> std::io::Result<()> {
     first.close(None).map_err(std::io::Error::other)?;
     while first.read().is_ok() {} // until the close handshake completes
     wait_for_threads(5);
-    show_threads("the first client closed: its two threads are gone");
+    show_threads("the first client closed: its thread is gone");
     thread::sleep(pause);
 
     handle.shutdown()?;

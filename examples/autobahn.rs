@@ -26,7 +26,6 @@ fn main() -> std::io::Result<()> {
         .page("/", "<p>wshub echo server: open a WebSocket to this address</p>")
         .allow_any_origin()
         .max_message_size(16 << 20)
-        .read_buffer_size(64 * 1024) // large messages: fewer, bigger reads
         .bind(("127.0.0.1", port))?;
 
     server.on_connection(|socket| {

@@ -29,25 +29,27 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// How long to wait for the client's Close after sending ours (default 5 s).
     pub close_timeout: Duration,
-    /// Messages that may wait in one client's outbox (default 256). The outbox
-    /// is bounded so that one slow client costs bounded memory; when it is full
-    /// the hub drops that client (close **1013**) instead of waiting for it.
-    pub outbox_capacity: usize,
-    /// How long a client's connection thread may be stuck in one write (or
-    /// one handler) while its outbox is full before the client counts as too
-    /// slow and is dropped with 1013 (default 500 ms). Until then the hub
-    /// waits for room, so a burst never costs a healthy client a message.
+    /// Frames that may wait in one client's backlog (default 256): what the
+    /// socket could not take at once, kept in order until it can. Bounded so
+    /// that one slow client costs bounded memory; a client whose backlog is
+    /// full is closed with **1013** and nobody waits for it.
+    pub backlog_capacity: usize,
+    /// Bytes that may wait in one client's backlog (default 1 MiB), with the
+    /// same rule. A frame always fits an empty backlog, so a message of
+    /// `max_message_size` can always be sent.
+    pub backlog_bytes: usize,
+    /// A client whose backlog has not moved for this long (not one byte
+    /// taken by its socket) has stopped reading: it is closed with **1013**
+    /// (default 500 ms). A healthy client's backlog moves as soon as its
+    /// reader catches up, so a burst never costs it a message.
     pub slow_client_timeout: Duration,
     /// Most connections at once, counting those still in the handshake
     /// (default 10,000). Over it: `503 Service Unavailable`.
     pub max_clients: usize,
-    /// How long one write to a client may block (default 10 s). A client that
-    /// stopped reading cannot hold its connection thread longer than this.
+    /// How long one blocking write of an HTTP response may take (default
+    /// 10 s): a client that stopped reading cannot hold its thread longer.
+    /// (WebSocket frames are never written blocking: see `backlog_capacity`.)
     pub write_timeout: Duration,
-    /// Most bytes one `read` of the reader thread takes (default 4 KiB, not
-    /// tungstenite's 128 KiB): with thousands of idle clients, per-connection
-    /// memory matters. The buffer exists only while bytes are being read.
-    pub read_buffer_size: usize,
     /// Stack size of each connection thread (default 256 KiB). Handlers run on
     /// this thread, so it must hold them; untouched stack costs no memory.
     pub connection_stack_size: usize,
@@ -102,11 +104,11 @@ impl Default for Config {
             ping_interval: Duration::from_secs(25),
             idle_timeout: Duration::from_secs(45),
             close_timeout: Duration::from_secs(5),
-            outbox_capacity: 256,
+            backlog_capacity: 256,
+            backlog_bytes: 1 << 20,
             slow_client_timeout: Duration::from_millis(500),
             max_clients: 10_000,
             write_timeout: Duration::from_secs(10),
-            read_buffer_size: 4 * 1024,
             connection_stack_size: 256 * 1024,
             ws_path: "/ws".to_string(),
             origins: OriginPolicy::default(),
@@ -122,14 +124,13 @@ impl Config {
     /// The tungstenite settings that follow from ours.
     pub(crate) fn websocket(&self) -> tungstenite::protocol::WebSocketConfig {
         tungstenite::protocol::WebSocketConfig::default()
-            // tungstenite reads from our `Inbox`, which is memory, not the
-            // socket: its own buffer only has to hold a frame header or a
-            // small message (a large one is reserved at its full length
-            // anyway). It is allocated and zero-filled per connection, so
-            // small saves RSS: measured 36.7 → 33.2 KiB per idle client
-            // with 512 B instead of `read_buffer_size` (4 KiB).
+            // tungstenite reads the socket into this buffer, which is
+            // allocated and zero-filled per connection: small saves RSS on
+            // thousands of idle clients, and a message larger than it is
+            // reserved at its full length anyway (from its frame header).
             .read_buffer_size(TUNGSTENITE_BUFFER)
-            // Write each message straight through: we flush after every send anyway.
+            // tungstenite writes only pongs and Close replies, straight
+            // into the outlet: nothing to gather.
             .write_buffer_size(0)
             .max_message_size(Some(self.max_message_size))
             .max_frame_size(Some(self.max_message_size))

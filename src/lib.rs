@@ -24,58 +24,45 @@
 //!
 //! The modules follow the path a client's bytes take, in this order:
 //!
-//! 1. [`server`] — `Server::builder()`, `bind`, `run` / `spawn`, shutdown. The
-//!    **listener** loop blocks in `accept` and spawns one named thread `conn-N`
-//!    per client ([`listener`]).
-//! 2. [`http`] — the connection thread reads the HTTP request head itself, so
-//!    that every refusal gets a real HTTP answer.
-//! 3. [`http::handshake`] — decides what the request is: a page, a WebSocket
-//!    upgrade, or a refusal (400, 403, 404, 405, 426, 431).
-//!    [`http::origin`] holds the Origin allow-list.
-//! 4. [`reader`] — the tiny `conn-N-rx` thread that only moves raw bytes from
-//!    the socket into a channel, and the [`reader::Inbox`] stream that feeds
-//!    them to tungstenite.
-//! 5. [`connection`] — the connection thread's loop: it owns the only
-//!    `WebSocket` and `select!`s over inbound bytes, its outbox, the heartbeat
-//!    and the close deadline.
-//! 6. [`wire`] — the wire format (`/ws`: one JSON object per text frame)
-//!    turned into events and back. The event model does not know which wire
-//!    format carried it.
-//! 7. [`socket`] — the [`Socket`] handle your handlers receive: `emit`, `on`,
-//!    acks, rooms, `disconnect`, and raw frames (`on_message`, `send`).
-//! 8. [`hub`] — the `hub` thread: the registry of sockets and rooms; it encodes
-//!    each broadcast once and `try_send`s it into every bounded outbox.
-//! 9. [`io`] — [`Io`], a `Clone + Send` handle to the hub for pushing data
-//!    from any thread.
-//!
-//! socket.io (`/socket.io/`) takes a side road after step 2: [`wire::engineio`] and
-//! [`wire::socketio`] are its packets, `engine` answers its HTTP requests
-//! (long-polling, upgrades), `session` is one socket.io client (its
-//! heartbeat, its namespace sockets, its transport) and [`wslink`] the
-//! WebSocket under it. Its events then go through the same [`socket`] and
-//! [`hub`]. See `docs/13-socketio.md`.
+//! 1. [`server`] — `Server::builder()`, `bind`, `run` / `spawn`, shutdown. Its
+//!    **listener** blocks in `accept` and spawns one named thread `conn-N` per
+//!    client. That thread is the client's for its whole life.
+//! 2. `front` — the front door: `conn-N` reads the request head ([`http`])
+//!    and routes it: a page, a refusal with its status and reason
+//!    ([`http::handshake`], [`http::origin`]), a `/ws` upgrade, or socket.io.
+//! 3. [`connection`] — a `/ws` client after its 101: `conn-N` reads its
+//!    WebSocket ([`websocket`]: tungstenite reading the socket directly, up
+//!    to the thread's next deadline) and runs its handlers.
+//! 4. `engine` — socket.io's endpoint (`/socket.io/`): HTTP long-polling,
+//!    the upgrade, and each client's session, which is state driven by
+//!    whichever thread has something for it, not a thread of its own.
+//! 5. [`hub`] — the `hub` thread: the registry of sockets and rooms. It
+//!    encodes each broadcast once per wire format and **writes it into every
+//!    client's [`hub::Outlet`] itself**, without blocking and without waking
+//!    anybody; what a socket cannot take waits in that client's backlog. The
+//!    handles that talk to it: [`Socket`] (one client, as handlers see it)
+//!    and [`Io`] (any thread).
+//! 6. [`wire`] — the wire formats, pure codecs: the `/ws` JSON envelope,
+//!    Engine.IO and Socket.IO packets, WebSocket frames as bytes.
 //!
 //! [`config`] holds every limit and timeout with its default and the reason
-//! for it.
+//! for it. Threads: `listener`, `hub`, `engine-timers`, and one `conn-N` per
+//! connection; nothing else.
 
 pub mod config;
 pub mod connection;
+mod context;
 mod engine;
+mod front;
 pub mod http;
 pub mod hub;
-pub mod io;
-pub mod listener;
-pub mod reader;
 pub mod server;
-mod session;
-pub mod socket;
+pub mod websocket;
 pub mod wire;
-pub mod wslink;
 
 pub use config::Config;
-pub use io::{Io, To};
+pub use hub::{Io, Socket, SocketId, SocketInfo, To};
 pub use server::{Namespace, Server, ServerBuilder, ServerHandle};
-pub use socket::{Socket, SocketId, SocketInfo};
 pub use wire::args::{as_binary, binary, Args};
 
 /// A WebSocket message as [`Socket::on_message`] receives it and

@@ -201,7 +201,7 @@ fn slow_consumers_are_closed_with_1013_and_the_rest_get_everything() {
     let _serial = serial();
     const MESSAGES: usize = 3_000;
     const READERS: usize = 10;
-    let server = start(Server::builder().outbox_capacity(64).write_timeout(Duration::from_secs(60)), |_| {});
+    let server = start(Server::builder().backlog_capacity(64), |_| {});
     let addr = server.local_addr;
     // The stalled clients: they do not read until the storm is over.
     let stalled: Vec<_> = (0..2).map(|_| client(upgrade(addr, "/ws"))).collect();

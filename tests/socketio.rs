@@ -389,20 +389,26 @@ fn malformed_packets_close_the_connection() {
     raw.until_closed(false);
 }
 
-/// DISCONNECT both ways: the client's `41` on its last namespace ends the
-/// connection; a handler's `disconnect()` sends `41` and closes.
+/// DISCONNECT both ways, as Node's socket.io 4.8 does it: the client's `41`
+/// on its last namespace leaves that namespace but keeps the Engine.IO
+/// session open (it is pinged, and may join again); a handler's
+/// `disconnect()` sends `41` and the session stays too. Only the client's
+/// Engine.IO close (`1`) ends the session.
 #[test]
 fn disconnect_both_ways() {
     let server = start_reference();
     let mut raw = Raw::joined(server.local_addr);
     raw.send("41");
-    assert_eq!(raw.until_closed(false), Some(1000));
-    let mut raw = Raw::joined(server.local_addr);
+    raw.send("40"); // still open: the same session joins again
+    assert!(raw.recv().starts_with("40{\"sid\":"));
+    assert_eq!(raw.recv(), r#"42["auth",{}]"#);
     raw.send(r#"42["disconnect-me"]"#);
     assert_eq!(raw.recv(), "41");
-    assert_eq!(raw.until_closed(false), Some(1000));
-    // Engine.IO close packet.
-    let mut raw = Raw::joined(server.local_addr);
+    raw.send(r#"42["message","after the disconnect"]"#); // nobody listens on `/` now
+    raw.send("40");
+    assert!(raw.recv().starts_with("40{\"sid\":"), "the session outlived the server's disconnect");
+    assert_eq!(raw.recv(), r#"42["auth",{}]"#);
+    // The Engine.IO close packet ends it.
     raw.send("1");
     raw.until_closed(false);
 }
@@ -755,7 +761,7 @@ fn slow_socketio_client_is_closed_with_1013_while_others_get_every_broadcast_in_
     let prompt = Duration::from_secs(3);
     let minute = Duration::from_secs(60);
     let builder = Server::builder()
-        .outbox_capacity(8)
+        .backlog_capacity(8)
         .slow_client_timeout(Duration::from_millis(200))
         // The stalled session's blocked write must outlast the burst, so that
         // its Close can be read at the end (as in tests/hub.rs).

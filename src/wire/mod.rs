@@ -18,12 +18,13 @@
 
 pub mod args;
 pub mod engineio;
+pub mod frame;
 mod json;
 pub mod socketio;
 
 use serde_json::value::RawValue;
 use serde_json::Value;
-use tungstenite::Message;
+use tungstenite::{Bytes, Message};
 
 /// Which wire format a connection speaks, chosen by the request path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,6 +81,32 @@ impl Wire {
             // A socket.io packet may span several frames: the session decodes.
             Wire::SocketIo => Err("socket.io frames are decoded by the session".into()),
         }
+    }
+}
+
+/// One outgoing item encoded once for one wire format, ready for either
+/// transport: the hub makes one of these per format for a broadcast and
+/// hands the same one to every client.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// The data messages: one, or a socket.io event and its binary
+    /// attachments. What an HTTP long-polling body carries.
+    pub messages: Vec<Message>,
+    /// The same messages as WebSocket frames, one after another: what a
+    /// socket is written, as one unit.
+    pub frames: Bytes,
+}
+
+impl Encoded {
+    /// Encodes `messages` as frames too.
+    pub fn new(messages: Vec<Message>) -> Encoded {
+        let frames = frame::data_frames(&messages);
+        Encoded { messages, frames }
+    }
+
+    /// `out` for a socket of namespace `nsp` speaking `wire`.
+    pub fn of(wire: Wire, nsp: &str, out: &Outgoing) -> Encoded {
+        Encoded::new(wire.encode_frames(nsp, out))
     }
 }
 

@@ -230,7 +230,7 @@ pub fn read_until_eof(stream: &mut TcpStream) -> Vec<u8> {
     }
 }
 
-/// The threads the server started (`listener`, `hub`, `conn-N`, `conn-N-rx`),
+/// The threads the server started (`listener`, `hub`, `engine-timers`, `conn-N`),
 /// counted by name in /proc/self/task. Counting only these, rather than every
 /// thread, keeps the test harness's own threads (one per running test, spawned
 /// and reaped as tests start and finish) out of the measurement.
@@ -242,7 +242,7 @@ pub fn server_thread_count() -> usize {
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
         .filter(|name| {
             let name = name.trim_end();
-            name == "listener" || name == "hub" || name.starts_with("conn-")
+            name == "listener" || name == "hub" || name == "engine-timers" || name.starts_with("conn-")
         })
         .count()
 }

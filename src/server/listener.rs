@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use crossbeam_channel::unbounded;
 
-use crate::connection;
+use crate::context::Context;
+use crate::engine::Engine;
+use crate::front;
 use crate::http::Response;
-use crate::hub::Command;
-use crate::server::Shared;
-use crate::socket::SocketId;
+use crate::hub::{Command, ConnId};
 
 /// Shortest and longest pause when the process is out of file descriptors.
 const MIN_BACKOFF: Duration = Duration::from_millis(10);
@@ -28,18 +28,18 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Accepts until the server is stopping, then closes every client and joins
 /// every connection thread.
-pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+pub(crate) fn accept_loop(listener: &TcpListener, ctx: &Arc<Context>, engine: &Arc<Engine>) {
     // Why the listener keeps the handles: shutdown must join every thread.
-    let mut threads: HashMap<SocketId, JoinHandle<()>> = HashMap::new();
+    let mut threads: HashMap<ConnId, JoinHandle<()>> = HashMap::new();
     // Each connection thread sends its id here as its last act.
-    let (done_tx, done_rx) = unbounded::<SocketId>();
+    let (done_tx, done_rx) = unbounded::<ConnId>();
     // One file descriptor held in reserve: when the process runs out, the
     // listener frees it to accept one client and tell it 503, instead of
     // leaving everyone hanging in the backlog.
     let mut spare = File::open("/dev/null").ok();
     let mut backoff = MIN_BACKOFF;
 
-    while !shared.is_stopping() {
+    while !ctx.is_stopping() {
         let stream = match listener.accept() {
             Ok((stream, _)) => {
                 backoff = MIN_BACKOFF;
@@ -75,7 +75,7 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                 continue;
             }
         };
-        if shared.is_stopping() {
+        if ctx.is_stopping() {
             break; // the self-connect of `shutdown`, or a client arriving too late
         }
 
@@ -85,28 +85,28 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                 let _ = handle.join();
             }
         }
-        if threads.len() >= shared.config.max_clients {
-            log::warn!("refusing a client: {} connections is the limit", shared.config.max_clients);
+        if threads.len() >= ctx.config.max_clients {
+            log::warn!("refusing a client: {} connections is the limit", ctx.config.max_clients);
             refuse_now(stream, 503, "too many clients, try again later");
             continue;
         }
 
-        let id = shared.next_socket_id();
+        let id = ctx.next_id();
         // Kept so that shutdown can wake a thread still waiting for its request.
         let Ok(clone) = stream.try_clone() else {
             // Out of descriptors between accept and here: still answer.
             refuse_now(stream, 503, "server out of file descriptors, try again later");
             continue;
         };
-        shared.handshake_started(id, clone);
-        let thread_shared = shared.clone();
+        ctx.handshake_started(id, clone);
+        let (thread_ctx, thread_engine) = (ctx.clone(), engine.clone());
         let done = done_tx.clone();
         // ANCHOR: spawn
         let spawned = thread::Builder::new()
             .name(format!("conn-{id}"))
-            .stack_size(shared.config.connection_stack_size)
+            .stack_size(ctx.config.connection_stack_size)
             .spawn(move || {
-                connection::serve(stream, id, thread_shared);
+                front::serve(stream, id, thread_ctx, thread_engine);
                 let _ = done.send(id);
             });
         // ANCHOR_END: spawn
@@ -117,20 +117,20 @@ pub(crate) fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             Err(e) => {
                 // The OS would not give us a thread: refuse this one client.
                 log::error!("cannot start a thread for socket {id}: {e}");
-                if let Some(stream) = shared.handshake_done(id) {
+                if let Some(stream) = ctx.handshake_done(id) {
                     refuse_now(stream, 503, "server cannot take more clients now");
                 }
             }
         }
     }
 
-    // Shutdown: the hub closes every upgraded client with 1001; clients still
-    // in their handshake are woken up; then every thread is joined.
+    // Shutdown: polling sessions end first (a waiting GET gets the close
+    // packet); the hub closes every WebSocket with 1001; connections still
+    // reading a request head are woken up; then every thread is joined.
     log::info!("listener: stopping; closing {} connections", threads.len());
-    shared.io.send(Command::Shutdown);
-    shared.wake_handshakes();
-    // socket.io sessions: each is told to stop; polling ones are joined here.
-    shared.sessions.shutdown();
+    engine.shutdown();
+    ctx.io.send(Command::Shutdown);
+    ctx.wake_handshakes();
     for (_, handle) in threads {
         let _ = handle.join();
     }

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use serde::Serialize;
 
-use crate::hub::{Command, Target};
-use crate::socket::SocketId;
+use super::{Command, SocketId, Target};
 use crate::wire::{payload, Outgoing};
 
 /// A `Clone + Send` handle for emitting to every client or to a room.
@@ -52,7 +51,8 @@ impl Io {
         To { io: self, room: room.into(), except: None }
     }
 
-    /// How many WebSocket clients are connected now.
+    /// How many sockets are connected now (a socket.io client joined to two
+    /// namespaces counts twice).
     pub fn client_count(&self) -> usize {
         self.clients.load(Ordering::Relaxed)
     }
@@ -64,6 +64,7 @@ impl Io {
         }
     }
 
+    /// Sends a command to the hub; after shutdown it is dropped.
     pub(crate) fn send(&self, command: Command) {
         if self.hub.send(command).is_err() {
             log::debug!("the hub has stopped (server shut down); command dropped");

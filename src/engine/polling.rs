@@ -1,0 +1,182 @@
+//! HTTP long-polling: the session opens, the client GETs and POSTs.
+//!
+//! ```text
+//! GET  (no sid)  → a session opens: a slot in the registry, no thread
+//! GET  sid       → what the outlet holds, or wait on this thread until it holds something
+//! POST sid       → the body's packets, handled on this thread, under the session's lock
+//! ```
+
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::session::{open_packet, random_id, short_sid, Client, Session, SessionEnd};
+use super::sessions::{Engine, State};
+use super::{error, text};
+use crate::context::Context;
+use crate::front::Peer;
+use crate::http::{self, HeadError, Request, Response};
+use crate::hub::outlet::Poll;
+use crate::hub::{Command, Outlet};
+use crate::wire::engineio::{self, Packet};
+
+// ANCHOR: open
+/// The polling handshake: a new session, which is only state in the
+/// registry; the response is its open packet.
+pub(super) fn open(req: &Request, (id, peer): Peer, ctx: &Arc<Context>, engine: &Engine) -> Response {
+    if engine.len() >= ctx.config.max_clients {
+        log::warn!("conn {id}: refusing a new session: {} sessions is the limit", ctx.config.max_clients);
+        return Response::refusal(503, "too many clients, try again later");
+    }
+    let sid = random_id();
+    let open = open_packet(&ctx.config.socketio, &sid, true).text();
+    // The session's outlet has an id of its own: it outlives this connection.
+    let outlet = Outlet::polling(ctx.next_id(), ctx.limits(), engine.notices.clone());
+    ctx.io.send(Command::Open(outlet.clone()));
+    let session = Session::new(sid, outlet, ctx.clone(), client_of(req, peer));
+    log::info!("session {}: opened over HTTP long-polling (conn {id})", session.short_sid());
+    let deadline = session.next_deadline();
+    engine.insert(session.sid.clone(), session.outlet.clone(), State::Polling(Box::new(session)), deadline);
+    text(open)
+}
+// ANCHOR_END: open
+
+// ANCHOR: poll
+/// A long-poll GET: answered at once with what waits, or this thread waits
+/// until the session's outlet has something (at the latest its next ping).
+pub(super) fn poll(engine: &Engine, sid: &str) -> Response {
+    let Some(slot) = engine.get(sid) else { return error(400, 1, "Session ID unknown") };
+    let body = match slot.outlet.poll() {
+        Poll::Ready(body) => body,
+        Poll::Wait(body) => match body.recv() {
+            Ok(body) => body,
+            Err(_) => return error(400, 1, "Session ID unknown"), // it ended meanwhile
+        },
+        Poll::Overlap => {
+            // Two long-polls at once: the protocol says the session is broken.
+            let mut state = slot.lock();
+            if let State::Polling(_) = &*state {
+                if let State::Polling(session) = std::mem::replace(&mut *state, State::Closing) {
+                    let end = SessionEnd::TransportError("overlapping long-poll requests".into());
+                    engine.end_polling(&mut state, session, end);
+                }
+            }
+            return error(400, 3, "overlapping long-poll requests");
+        }
+        Poll::Gone => return error(400, 3, "Bad request: this session is on WebSocket now"),
+    };
+    if body == Packet::Close.text() && matches!(*slot.lock(), State::Closing) {
+        engine.remove(sid); // the last thing this session had to say
+    }
+    text(body)
+}
+// ANCHOR_END: poll
+
+// ANCHOR: post
+/// A POST: its packets, handled here, on this connection's thread.
+pub(super) fn post(engine: &Engine, sid: &str, body: &str) -> Response {
+    let Some(slot) = engine.get(sid) else { return error(400, 1, "Session ID unknown") };
+    let mut state = slot.lock();
+    let State::Polling(session) = &mut *state else {
+        return match &*state {
+            State::WebSocket => error(400, 3, "Bad request: this session is on WebSocket now"),
+            _ => Response::refusal(400, "the session is closing"),
+        };
+    };
+    let outcome = engineio::decode_payload(body)
+        .map_err(|e| super::namespaces::parse_error(e.to_string()))
+        .and_then(|packets| packets.into_iter().try_for_each(|packet| session.on_packet(packet)));
+    let Err(end) = outcome else { return text("ok".into()) };
+    log::debug!("session {}: POST ended it: {end}", short_sid(sid));
+    let answer = match &end {
+        SessionEnd::ParseError(_, why) => Response::refusal(400, why.clone()),
+        _ => text("ok".into()),
+    };
+    if let State::Polling(session) = std::mem::replace(&mut *state, State::Closing) {
+        engine.end_polling(&mut state, session, end);
+    }
+    answer
+}
+// ANCHOR_END: post
+
+pub(super) fn client_of(req: &Request, peer: std::net::SocketAddr) -> Client {
+    Client {
+        peer,
+        path: req.path.clone(),
+        query: req.query.clone(),
+        origin: req.header("Origin").map(str::to_string),
+        headers: req.headers.clone(),
+    }
+}
+
+/// Reads a POST body of `Content-Length` bytes (what arrived behind the head
+/// first). Over `max` bytes: 413, without reading it.
+pub(super) fn read_body(
+    stream: &mut TcpStream,
+    req: &Request,
+    buffer: &mut Vec<u8>,
+    max: usize,
+    timeout: Duration,
+) -> Result<String, Response> {
+    if req.header("Transfer-Encoding").is_some() {
+        return Err(Response::refusal(411, "send the body with a Content-Length"));
+    }
+    let len: usize = match req.header("Content-Length").map(|v| v.trim().parse()) {
+        Some(Ok(len)) => len,
+        None => 0,
+        Some(Err(_)) => return Err(Response::refusal(400, "bad Content-Length")),
+    };
+    if len > max {
+        return Err(Response::refusal(413, format!("body of {len} bytes is over maxPayload ({max})")));
+    }
+    let deadline = Instant::now() + timeout;
+    let mut chunk = [0u8; 4096];
+    while buffer.len() < len {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return Err(Response::refusal(408, "body not received in time"));
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(Response::refusal(400, "connection closed in the middle of the body")),
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(Response::refusal(408, "body not received in time")),
+        }
+    }
+    let rest = buffer.split_off(len);
+    let body = std::mem::replace(buffer, rest);
+    String::from_utf8(body).map_err(|_| Response::refusal(400, "a polling body must be UTF-8 text"))
+}
+
+/// Reads the next request head on a kept-alive connection, starting with
+/// bytes already buffered. Leaves what follows the head in `buffer`.
+pub(super) fn next_request(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+    deadline: Instant,
+    max_len: usize,
+    max_headers: usize,
+) -> Result<Request, HeadError> {
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some((request, len)) = http::parse_head(buffer, max_headers)? {
+            buffer.drain(..len);
+            return Ok(request);
+        }
+        if buffer.len() >= max_len {
+            return Err(HeadError::TooLarge("request head too large"));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(HeadError::Timeout);
+        }
+        stream.set_read_timeout(Some(left)).map_err(HeadError::Gone)?;
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(HeadError::Gone(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(HeadError::Gone(e)),
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The front door: the first thing thread `conn-N` does with its client.
+//!
+//! [`serve`] reads the request head under the handshake deadline and sends
+//! it where it belongs:
+//!
+//! ```text
+//! GET /            → a page (200), and the connection closes
+//! GET /nope, bad   → a refusal with its status and reason (400, 403, 404, 405, 408, 426, 431)
+//! GET /ws + Upgrade → 101, then this thread becomes the client's connection (connection.rs)
+//! /socket.io/…     → socket.io's endpoint: long-polling or its own upgrade (engine/)
+//! ```
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::connection;
+use crate::context::Context;
+use crate::engine::Engine;
+use crate::http::handshake::{self, Route};
+use crate::http::{self, HeadError, Response};
+use crate::hub::{ConnId, SocketInfo};
+use crate::Value;
+
+// ANCHOR: serve
+/// The body of thread `conn-N`: read the request, then answer or upgrade it.
+pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine: Arc<Engine>) {
+    let config = &ctx.config;
+    let Ok(peer) = stream.peer_addr() else {
+        ctx.handshake_done(id);
+        return; // already gone
+    };
+    log::info!("conn {id}: accepted from {peer}");
+
+    // Step 1: read the request head, under the handshake deadline.
+    let deadline = Instant::now() + config.handshake_timeout;
+    let head = http::read_head(&mut stream, deadline, config.max_request_head, config.max_headers);
+    ctx.handshake_done(id);
+    let (request, rest) = match head {
+        Ok(head) => head,
+        Err(HeadError::Gone(e)) => return log::info!("conn {id}: gone before sending a request ({e})"),
+        Err(HeadError::Timeout) => {
+            return respond(stream, id, Response::refusal(408, "request head not received in time"), false)
+        }
+        Err(HeadError::TooLarge(what)) => return respond(stream, id, Response::refusal(431, what), false),
+        Err(HeadError::Malformed(why)) => return respond(stream, id, Response::refusal(400, why), false),
+    };
+    if ctx.is_stopping() {
+        return respond(stream, id, Response::refusal(503, "server is shutting down"), false);
+    }
+
+    // socket.io has its own endpoint: HTTP long-polling and its own upgrades.
+    if request.path.starts_with(config.socketio.path.as_str()) {
+        return crate::engine::serve(stream, request, rest, (id, peer), &ctx, &engine);
+    }
+
+    // Step 2: decide. A page or a refusal ends here; an upgrade goes on.
+    let head_only = request.method == "HEAD";
+    match handshake::route(&request, config, &ctx.pages) {
+        Route::Respond(response) => respond(stream, id, response, head_only),
+        Route::Upgrade { key, wire, origin } => {
+            let info = SocketInfo {
+                id,
+                peer,
+                path: request.path.clone(),
+                query: request.query.clone(),
+                origin: request.header("Origin").map(str::to_string),
+                headers: request.headers.clone(),
+                protocol: wire.name(),
+                connected_at: SystemTime::now(),
+            };
+            // The application's connect check for `/`, where `/ws` clients
+            // live. Why before the 101 and not an error event after it: a
+            // refused client then costs no hub member, and gets a real HTTP
+            // answer with the reason, like a refused Origin. (A browser page
+            // sees only a failed connection; the reason is in its console
+            // and in our log.)
+            if let Err(message) = ctx.check_connect("/", &Value::Null, &info) {
+                return respond(stream, id, Response::refusal(403, message), false);
+            }
+            if let Err(e) = upgrade(&mut stream, &key, config.write_timeout) {
+                return log::info!("conn {id}: gone during the handshake ({e})");
+            }
+            log::info!("socket {id}: upgraded on {:?} ({}, origin: {origin:?})", request.path, wire.name());
+            connection::run_websocket(stream, rest, info, &ctx);
+        }
+    }
+}
+// ANCHOR_END: serve
+
+/// Writes the 101 and sets the socket up for the WebSocket: no Nagle delay
+/// (every frame is a whole message), and from now on reads wait on the
+/// connection's own deadlines.
+pub(crate) fn upgrade(stream: &mut TcpStream, key: &str, write_timeout: Duration) -> std::io::Result<()> {
+    stream.set_write_timeout(Some(write_timeout))?;
+    stream.set_nodelay(true)?;
+    stream.write_all(handshake::accept_response(key).as_bytes())
+}
+
+/// Sends an HTTP response and closes the connection gracefully.
+pub(crate) fn respond(mut stream: TcpStream, id: ConnId, response: Response, head_only: bool) {
+    match response.status {
+        200 => log::info!("conn {id}: served a page"),
+        403 => log::warn!("conn {id}: refused 403: {:?}", response.reason()),
+        status => log::info!("conn {id}: refused {status}: {:?}", response.reason()),
+    }
+    if response.write_to(&mut stream, head_only).is_ok() {
+        linger(&mut stream);
+    }
+}
+
+/// Half-closes and drains what the client still sends (up to a limit), so
+/// the kernel sends FIN rather than RST and the client reads our answer.
+/// Bounded in bytes (64 KiB) and time (1 s): a client that keeps sending
+/// cannot hold the thread.
+fn linger(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut sink = [0u8; 1024];
+    for _ in 0..64 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match stream.read(&mut sink) {
+            Ok(n) if n > 0 => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            _ => break,
+        }
+    }
+}
+
+/// The peer address a request came from (used by the engine's sessions).
+pub(crate) type Peer = (ConnId, SocketAddr);

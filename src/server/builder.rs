@@ -1,0 +1,166 @@
+//! [`ServerBuilder`]: every setting of a server, then `bind`.
+
+use std::net::{TcpListener, ToSocketAddrs};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, unbounded};
+
+use super::Server;
+use crate::config::Config;
+use crate::context::Context;
+use crate::http::handshake::Pages;
+use crate::http::origin::OriginPolicy;
+use crate::http::Response;
+use crate::hub::Io;
+use crate::Result;
+
+/// Commands that may wait for the hub before senders block: a thread
+/// emitting faster than the hub can write waits here, instead of growing
+/// an unbounded queue.
+const HUB_QUEUE: usize = 4096;
+
+/// Builds a [`Server`]: limits, pages, allowed origins. See [`Config`] for
+/// every default and why.
+#[derive(Debug, Default)]
+pub struct ServerBuilder {
+    config: Config,
+    pages: Pages,
+}
+
+impl ServerBuilder {
+    /// Lets pages from `origin` (e.g. `http://127.0.0.1:5500`) open a WebSocket.
+    /// Same-origin pages and non-browser clients are always allowed.
+    pub fn allow_origin(mut self, origin: &str) -> Self {
+        self.config.origins.allowed.push(OriginPolicy::normalise(origin));
+        self
+    }
+
+    /// Lets any page on any site open a WebSocket. Only for public data.
+    pub fn allow_any_origin(mut self) -> Self {
+        self.config.origins.any = true;
+        self
+    }
+
+    /// Serves `html` at `path` (answering plain `GET` requests).
+    pub fn page(self, path: &str, html: impl Into<String>) -> Self {
+        self.asset(path, "text/html; charset=utf-8", html.into().into_bytes())
+    }
+
+    /// Serves `body` at `path` with a given content type (scripts, styles).
+    pub fn asset(mut self, path: &str, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
+        let response = Response { status: 200, headers: Vec::new(), content_type, body: body.into() };
+        self.pages.insert(path.to_string(), response);
+        self
+    }
+
+    /// The path for WebSocket upgrades (default `/ws`).
+    pub fn ws_path(mut self, path: &str) -> Self {
+        self.config.ws_path = path.to_string();
+        self
+    }
+
+    /// Largest message a client may send (default 1 MiB; over it: close 1009).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_message_size = bytes;
+        self
+    }
+
+    /// How long a client may take to send its request head (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// Ping every `interval`; close a client not heard from for `timeout`
+    /// (defaults 25 s and 45 s).
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.ping_interval = interval;
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the client's Close after ours (default 5 s).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.config.close_timeout = timeout;
+        self
+    }
+
+    /// Frames that may wait for one client whose socket is full (default
+    /// 256; over it: close 1013).
+    pub fn backlog_capacity(mut self, frames: usize) -> Self {
+        self.config.backlog_capacity = frames.max(1);
+        self
+    }
+
+    /// Bytes that may wait for one client whose socket is full (default
+    /// 1 MiB; over it: close 1013).
+    pub fn backlog_bytes(mut self, bytes: usize) -> Self {
+        self.config.backlog_bytes = bytes;
+        self
+    }
+
+    /// How long a client's backlog may stand still (its socket taking
+    /// nothing) before it is closed with 1013 (default 500 ms).
+    pub fn slow_client_timeout(mut self, timeout: Duration) -> Self {
+        self.config.slow_client_timeout = timeout;
+        self
+    }
+
+    /// Most connections at once (default 10,000; over it: 503).
+    pub fn max_clients(mut self, clients: usize) -> Self {
+        self.config.max_clients = clients;
+        self
+    }
+
+    /// How long one blocking write of an HTTP response may take (default 10 s).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Stack size of each connection thread (default 256 KiB).
+    pub fn connection_stack_size(mut self, bytes: usize) -> Self {
+        self.config.connection_stack_size = bytes;
+        self
+    }
+
+    /// socket.io heartbeat: ping every `interval`, drop a client that has not
+    /// answered within `timeout` (defaults 25 s and 20 s, as Node's).
+    pub fn socketio_ping(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.socketio.ping_interval = interval;
+        self.config.socketio.ping_timeout = timeout;
+        self
+    }
+
+    /// How long a socket.io client may take to join a namespace (default 45 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.socketio.connect_timeout = timeout;
+        self
+    }
+
+    /// Largest socket.io message or polling body (default 1,000,000 bytes).
+    pub fn socketio_max_payload(mut self, bytes: usize) -> Self {
+        self.config.socketio.max_payload = bytes;
+        self
+    }
+
+    /// The socket.io path prefix (default `/socket.io/`).
+    pub fn socketio_path(mut self, path: &str) -> Self {
+        self.config.socketio.path = path.to_string();
+        self
+    }
+
+    /// Binds the listening socket. Nothing is accepted until `run` or `spawn`.
+    pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server> {
+        let listener = TcpListener::bind(addr)?;
+        let local_addr = listener.local_addr()?;
+        let (hub_tx, hub_rx) = bounded(HUB_QUEUE);
+        let (notices_tx, notices_rx) = unbounded();
+        let clients = Arc::new(AtomicUsize::new(0));
+        let io = Io::new(hub_tx, clients.clone());
+        let ctx = Arc::new(Context::new(self.config, self.pages, io, notices_tx));
+        Ok(Server { listener, local_addr, ctx, hub_rx, notices_rx, clients })
+    }
+}
