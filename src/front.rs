@@ -10,14 +10,14 @@
 //! /socket.io/…     → socket.io's endpoint: long-polling or its own upgrade (engine/)
 //! ```
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::Read;
+use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::connection;
 use crate::context::Context;
-use crate::engine::Engine;
+use crate::engine::{self, Engine};
 use crate::http::handshake::{self, Route};
 use crate::http::{self, HeadError, Response};
 use crate::hub::{ConnId, SocketInfo};
@@ -52,7 +52,7 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
 
     // socket.io has its own endpoint: HTTP long-polling and its own upgrades.
     if request.path.starts_with(config.socketio.path.as_str()) {
-        return crate::engine::serve(stream, request, rest, (id, peer), &ctx, &engine);
+        return engine::serve(stream, request, rest, (id, peer), &ctx, &engine);
     }
 
     // Step 2: decide. A page or a refusal ends here; an upgrade goes on.
@@ -79,7 +79,7 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
             if let Err(message) = ctx.check_connect("/", &Value::Null, &info) {
                 return respond(stream, id, Response::refusal(403, message), false);
             }
-            if let Err(e) = upgrade(&mut stream, &key, config.write_timeout) {
+            if let Err(e) = handshake::switch_protocols(&mut stream, &key, config.write_timeout) {
                 return log::info!("conn {id}: gone during the handshake ({e})");
             }
             log::info!("socket {id}: upgraded on {:?} ({}, origin: {origin:?})", request.path, wire.name());
@@ -88,15 +88,6 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
     }
 }
 // ANCHOR_END: serve
-
-/// Writes the 101 and sets the socket up for the WebSocket: no Nagle delay
-/// (every frame is a whole message), and from now on reads wait on the
-/// connection's own deadlines.
-pub(crate) fn upgrade(stream: &mut TcpStream, key: &str, write_timeout: Duration) -> std::io::Result<()> {
-    stream.set_write_timeout(Some(write_timeout))?;
-    stream.set_nodelay(true)?;
-    stream.write_all(handshake::accept_response(key).as_bytes())
-}
 
 /// Sends an HTTP response and closes the connection gracefully.
 pub(crate) fn respond(mut stream: TcpStream, id: ConnId, response: Response, head_only: bool) {
@@ -130,6 +121,3 @@ fn linger(stream: &mut TcpStream) {
         }
     }
 }
-
-/// The peer address a request came from (used by the engine's sessions).
-pub(crate) type Peer = (ConnId, SocketAddr);

@@ -18,12 +18,14 @@
 //! waiting long-poll is that thread blocked on a channel until the session's
 //! outlet has something for it. The files:
 //!
-//! - [`session`]: one client's Engine.IO session, as state;
+//! - [`session`]: one client's Engine.IO session, as state (`client`: the
+//!   words it shares with its namespaces);
 //! - `namespaces`: its Socket.IO layer (the namespaces it joined);
 //! - `sessions`: the registry, and the `engine-timers` thread of polling sessions;
 //! - `polling`: the long-polling requests; `websocket`: the upgrade and the
 //!   WebSocket loop of a session.
 
+mod client;
 mod namespaces;
 mod polling;
 pub(crate) mod session;
@@ -35,9 +37,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::context::Context;
-use crate::front::Peer;
 use crate::http::{Request, Response};
 pub(crate) use sessions::Engine;
+
+/// The connection a request came on, and the client's address.
+pub(crate) type Peer = (crate::hub::ConnId, std::net::SocketAddr);
 
 /// Which transport a request asks for, from its query string.
 #[derive(Debug, PartialEq, Eq)]

@@ -17,12 +17,12 @@ use std::time::SystemTime;
 use serde_json::{json, Value};
 use tungstenite::Message;
 
-use super::session::{random_id, Client, SessionEnd};
+use super::client::{parse_error, random_id, send, Client, SessionEnd};
 use crate::context::Context;
 use crate::hub::{Command, Member, Outlet, Socket, SocketInfo};
 use crate::wire::engineio::Packet;
 use crate::wire::socketio::{self, Assembler, Kind};
-use crate::wire::{Encoded, Wire};
+use crate::wire::Wire;
 
 /// One client's namespace sockets and the binary attachments still to
 /// come for its last packet.
@@ -179,11 +179,6 @@ fn leave(socket: &Socket, reason: &str) {
     }
 }
 
-/// Queues one Engine.IO message for the client.
-pub(crate) fn send(outlet: &Arc<Outlet>, message: Message) {
-    outlet.push(&Encoded::new(vec![message]));
-}
-
 /// A CONNECT_ERROR: the client's `connect_error` event for `nsp`, with `message`.
 fn connect_error(nsp: String, message: &str) -> Message {
     let refusal = socketio::Packet {
@@ -194,8 +189,4 @@ fn connect_error(nsp: String, message: &str) -> Message {
         data: Some(json!({ "message": message })),
     };
     Packet::Message(refusal.encode()).to_message()
-}
-
-pub(crate) fn parse_error(why: String) -> SessionEnd {
-    SessionEnd::ParseError(1002, why)
 }

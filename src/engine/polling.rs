@@ -11,11 +11,12 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::session::{open_packet, random_id, short_sid, Client, Session, SessionEnd};
+use super::client::{parse_error, random_id, short_sid, Client, SessionEnd};
+use super::session::{open_packet, Session};
 use super::sessions::{Engine, State};
+use super::Peer;
 use super::{error, text};
 use crate::context::Context;
-use crate::front::Peer;
 use crate::http::{self, HeadError, Request, Response};
 use crate::hub::outlet::Poll;
 use crate::hub::{Command, Outlet};
@@ -85,7 +86,7 @@ pub(super) fn post(engine: &Engine, sid: &str, body: &str) -> Response {
         };
     };
     let outcome = engineio::decode_payload(body)
-        .map_err(|e| super::namespaces::parse_error(e.to_string()))
+        .map_err(|e| parse_error(e.to_string()))
         .and_then(|packets| packets.into_iter().try_for_each(|packet| session.on_packet(packet)));
     let Err(end) = outcome else { return text("ok".into()) };
     log::debug!("session {}: POST ended it: {end}", short_sid(sid));

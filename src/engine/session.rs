@@ -13,104 +13,18 @@
 //! to the WebSocket or keeps it for the next long-poll: a session never
 //! knows which transport carries it, and the hub never knows either.
 
-use std::fmt;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use serde_json::json;
 use tungstenite::Message;
 
-use super::namespaces::{parse_error, send, Namespaces};
+use super::client::{parse_error, send, short_sid, Client, SessionEnd};
+use super::namespaces::Namespaces;
 use crate::config::SocketIoConfig;
 use crate::context::Context;
 use crate::hub::{Command, ConnId, Outlet};
 use crate::wire::engineio::Packet;
-
-/// Why a session ended: socket.io's own disconnect reasons, which is also
-/// what `on_disconnect` handlers receive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionEnd {
-    /// The client closed the connection (Engine.IO `1`, WebSocket Close, TCP end).
-    TransportClose(String),
-    /// A write failed or the connection broke.
-    TransportError(String),
-    /// No pong within pingTimeout of a ping.
-    PingTimeout,
-    /// No namespace joined within connectTimeout.
-    ConnectTimeout,
-    /// A packet that is not Engine.IO / Socket.IO (close code, reason).
-    ParseError(u16, String),
-    /// The client stopped reading: its backlog was full or stuck.
-    TooSlow,
-    /// A handler panicked.
-    HandlerPanicked,
-    /// The server is shutting down.
-    ServerShutdown,
-}
-
-impl fmt::Display for SessionEnd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SessionEnd::TransportClose(why) => write!(f, "transport close ({why})"),
-            SessionEnd::TransportError(why) => write!(f, "transport error ({why})"),
-            SessionEnd::PingTimeout => write!(f, "ping timeout"),
-            SessionEnd::ConnectTimeout => write!(f, "connect timeout"),
-            SessionEnd::ParseError(code, why) => write!(f, "parse error, closed with {code} ({why})"),
-            SessionEnd::TooSlow => write!(f, "too slow: the client is not reading"),
-            SessionEnd::HandlerPanicked => write!(f, "a handler panicked"),
-            SessionEnd::ServerShutdown => write!(f, "server shutting down"),
-        }
-    }
-}
-
-impl SessionEnd {
-    /// True when the client ended it (or vanished): nothing more can reach it.
-    pub fn by_client(&self) -> bool {
-        matches!(
-            self,
-            SessionEnd::TransportClose(_)
-                | SessionEnd::TransportError(_)
-                | SessionEnd::ParseError(..)
-                | SessionEnd::PingTimeout
-        )
-    }
-
-    /// The WebSocket close code and reason for a session the server ends.
-    pub fn close_code(&self) -> (u16, String) {
-        match self {
-            SessionEnd::ParseError(code, why) => (*code, why.clone()),
-            SessionEnd::ServerShutdown => (1001, "server shutting down".into()),
-            SessionEnd::TooSlow => (1013, "too slow: the client is not reading".into()),
-            SessionEnd::HandlerPanicked => (1011, "handler panicked".into()),
-            SessionEnd::PingTimeout => (1000, "ping timeout".into()),
-            SessionEnd::ConnectTimeout => (1000, "connect timeout".into()),
-            _ => (1000, String::new()),
-        }
-    }
-
-    /// The end that a Close we sent stands for (the hub's 1001 or 1013).
-    pub fn from_our_close(code: u16, reason: &str) -> SessionEnd {
-        match code {
-            1001 => SessionEnd::ServerShutdown,
-            1013 => SessionEnd::TooSlow,
-            1011 => SessionEnd::HandlerPanicked,
-            code if code != 1000 => SessionEnd::ParseError(code, reason.to_string()),
-            _ => SessionEnd::TransportClose(reason.to_string()),
-        }
-    }
-}
-
-/// What is known of the client when its session opens, copied into each of
-/// its namespace sockets' `SocketInfo`.
-#[derive(Debug, Clone)]
-pub(crate) struct Client {
-    pub peer: SocketAddr,
-    pub path: String,
-    pub query: String,
-    pub origin: Option<String>,
-    pub headers: Vec<(String, String)>,
-}
 
 /// One socket.io client. See the [module docs](self).
 pub(crate) struct Session {
@@ -233,11 +147,6 @@ impl Session {
     }
 }
 
-/// The first characters of a session id: for logs only.
-pub(crate) fn short_sid(sid: &str) -> &str {
-    sid.get(..6).unwrap_or(sid)
-}
-
 /// The Engine.IO open packet: the session id, whether it may upgrade, and
 /// the heartbeat the client must expect.
 pub(crate) fn open_packet(sio: &SocketIoConfig, sid: &str, polling: bool) -> Packet {
@@ -252,17 +161,4 @@ pub(crate) fn open_packet(sio: &SocketIoConfig, sid: &str, polling: bool) -> Pac
         })
         .to_string(),
     )
-}
-
-/// A random, unguessable id (20 characters, URL-safe). Engine.IO session
-/// ids authorise polling requests on their own, so they must not be
-/// predictable.
-pub(crate) fn random_id() -> String {
-    let mut bytes = [0u8; 15];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness (never seen on Linux): fall back to the clock.
-        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        bytes[..15].copy_from_slice(&nanos.to_le_bytes()[..15]);
-    }
-    data_encoding::BASE64URL_NOPAD.encode(&bytes)
 }

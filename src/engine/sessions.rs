@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, unbounded, Receiver, Sender};
 
-use super::session::{Session, SessionEnd};
+use super::client::SessionEnd;
+use super::session::Session;
 use crate::context::Context;
 use crate::hub::{ConnId, Outlet};
 use crate::wire::engineio::Packet;

@@ -11,13 +11,13 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::client::{random_id, send, SessionEnd};
 use super::error;
-use super::namespaces::send;
 use super::polling::client_of;
-use super::session::{open_packet, random_id, Session, SessionEnd};
+use super::session::{open_packet, Session};
 use super::sessions::{Engine, Slot, State};
+use super::Peer;
 use crate::context::Context;
-use crate::front::{self, Peer};
 use crate::http::handshake;
 use crate::http::{Request, Response};
 use crate::hub::{Command, Outlet};
@@ -59,7 +59,7 @@ pub(super) fn upgrade(
     plan: Plan,
 ) {
     let id = peer.0;
-    if let Err(e) = front::upgrade(&mut stream, &plan.key, ctx.config.write_timeout) {
+    if let Err(e) = handshake::switch_protocols(&mut stream, &plan.key, ctx.config.write_timeout) {
         return log::info!("conn {id}: gone during the handshake ({e})");
     }
     let socket = Arc::new(stream);

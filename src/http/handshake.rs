@@ -5,6 +5,9 @@
 //! Only after this decision does tungstenite get the socket.
 
 use std::collections::HashMap;
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
 
 use super::origin::Verdict;
 use super::{Request, Response};
@@ -117,6 +120,15 @@ pub fn accept_response(key: &str) -> String {
     )
 }
 // ANCHOR_END: accept_response
+
+/// Writes the 101 and sets the socket up for the WebSocket: no Nagle delay
+/// (every frame is a whole message), and from now on reads wait on the
+/// connection's own deadlines.
+pub fn switch_protocols(stream: &mut TcpStream, key: &str, write_timeout: Duration) -> std::io::Result<()> {
+    stream.set_write_timeout(Some(write_timeout))?;
+    stream.set_nodelay(true)?;
+    stream.write_all(accept_response(key).as_bytes())
+}
 
 /// A key is 16 random bytes in base64: 22 characters of the alphabet and `==`.
 pub fn is_valid_key(key: &str) -> bool {
