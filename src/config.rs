@@ -77,7 +77,15 @@ pub struct SocketIoConfig {
     pub connect_timeout: Duration,
     /// Largest Engine.IO message or polling body, in bytes (default 1,000,000,
     /// sent to the client as `maxPayload`). Over it: close 1009 / HTTP 413.
+    /// It also bounds the binary attachments of one packet together: they
+    /// are held until the last one arrives, so without a bound a client could
+    /// pin `max_attachments` × `max_payload` bytes for as long as it answers
+    /// pings. Over it: close 1009 (polling: 400), the session ends.
     pub max_payload: usize,
+    /// Most binary attachments one packet may announce (default 10, Node
+    /// socket.io-parser's `maxAttachments`). Over it: close 1009 (polling:
+    /// 400), before any attachment is held.
+    pub max_attachments: usize,
 }
 
 impl Default for SocketIoConfig {
@@ -88,6 +96,7 @@ impl Default for SocketIoConfig {
             ping_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(45),
             max_payload: 1_000_000,
+            max_attachments: 10,
         }
     }
 }

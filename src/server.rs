@@ -191,6 +191,12 @@ impl ServerBuilder {
         });
         Ok(Server { listener, local_addr, shared, hub_rx, clients })
     }
+
+    /// Most binary attachments one socket.io packet may announce (default 10).
+    pub fn socketio_max_attachments(mut self, attachments: usize) -> Self {
+        self.config.socketio.max_attachments = attachments;
+        self
+    }
 }
 
 /// A bound server. Register `on_connection`, then `run()` or `spawn()`.

@@ -194,7 +194,7 @@ impl Session {
             id,
             client,
             sockets: BTreeMap::new(),
-            assembler: socketio::Assembler::default(),
+            assembler: socketio::Assembler::new(sio.max_attachments, sio.max_payload),
             outbox_tx: Some(outbox_tx),
             outbox,
             state: Arc::new(OutboxState::new()),
@@ -289,12 +289,12 @@ impl Session {
             }
             Packet::Message(text) => {
                 let packet = socketio::decode(&text).map_err(|e| parse_error(e.to_string()))?;
-                match self.assembler.text(packet).map_err(|e| parse_error(e.to_string()))? {
+                match self.assembler.text(packet).map_err(assembly_error)? {
                     Some(packet) => self.on_socketio(packet),
                     None => Ok(()), // attachments follow
                 }
             }
-            Packet::Binary(bytes) => match self.assembler.binary(bytes).map_err(|e| parse_error(e.to_string()))? {
+            Packet::Binary(bytes) => match self.assembler.binary(bytes).map_err(assembly_error)? {
                 Some(packet) => self.on_socketio(packet),
                 None => Ok(()),
             },
@@ -742,6 +742,11 @@ fn connect_error(nsp: String, message: &str) -> Message {
 
 fn parse_error(why: String) -> SessionEnd {
     SessionEnd::ParseError(1002, why)
+}
+
+/// Too many attachments or bytes in them: 1009; a broken packet: 1002.
+fn assembly_error(e: socketio::AssemblyError) -> SessionEnd {
+    SessionEnd::ParseError(e.close_code(), e.to_string())
 }
 
 fn link_end(end: LinkEnd) -> SessionEnd {
