@@ -18,7 +18,7 @@
 //! the end of `serve`; nothing reaches the listener.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -154,27 +154,7 @@ fn respond(mut stream: TcpStream, id: SocketId, response: Response, head_only: b
         status => log::info!("socket {id}: refused {status}: {}", response.reason()),
     }
     if response.write_to(&mut stream, head_only).is_ok() {
-        linger(&mut stream);
-    }
-}
-
-/// Half-closes and drains what the client still sends (up to a limit), so
-/// the kernel sends FIN rather than RST and the client reads our answer.
-/// Bounded in bytes (64 KiB) and time (1 s): a client that keeps sending
-/// cannot hold the thread.
-fn linger(stream: &mut TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + Duration::from_secs(1);
-    let mut sink = [0u8; 1024];
-    for _ in 0..64 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            break;
-        }
-        match stream.read(&mut sink) {
-            Ok(n) if n > 0 => continue,
-            _ => break,
-        }
+        http::linger(&mut stream);
     }
 }
 

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, unbounded, Sender};
 
 use crate::http::handshake;
-use crate::http::{self, HeadError, Request, Response};
+use crate::http::{self, Request, Response};
 use crate::server::Shared;
 use crate::session::{open_packet, random_id, Client, Reply, Session, ToSession};
 use crate::socket::SocketId;
@@ -137,7 +137,8 @@ pub(crate) fn serve(
         let Ok(clone) = stream.try_clone() else { return };
         shared.handshake_started(id, clone);
         let deadline = Instant::now() + config.handshake_timeout;
-        let next = next_request(&mut stream, &mut buffer, deadline, config.max_request_head, config.max_headers);
+        let next =
+            http::read_next_head(&mut stream, &mut buffer, deadline, config.max_request_head, config.max_headers);
         shared.handshake_done(id);
         match next {
             Ok(next) => request = next,
@@ -410,36 +411,4 @@ fn read_body(
     let rest = buffer.split_off(len);
     let body = std::mem::replace(buffer, rest);
     String::from_utf8(body).map_err(|_| Response::refusal(400, "a polling body must be UTF-8 text"))
-}
-
-/// Reads the next request head on a kept-alive connection, starting with
-/// bytes already buffered. Leaves what follows the head in `buffer`.
-fn next_request(
-    stream: &mut TcpStream,
-    buffer: &mut Vec<u8>,
-    deadline: Instant,
-    max_len: usize,
-    max_headers: usize,
-) -> Result<Request, HeadError> {
-    let mut chunk = [0u8; 1024];
-    loop {
-        if let Some((request, len)) = http::parse_head(buffer, max_headers)? {
-            buffer.drain(..len);
-            return Ok(request);
-        }
-        if buffer.len() >= max_len {
-            return Err(HeadError::TooLarge("request head too large"));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(HeadError::Timeout);
-        }
-        stream.set_read_timeout(Some(left)).map_err(HeadError::Gone)?;
-        match stream.read(&mut chunk) {
-            Ok(0) => return Err(HeadError::Gone(io::ErrorKind::UnexpectedEof.into())),
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(HeadError::Gone(e)),
-        }
-    }
 }

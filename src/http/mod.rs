@@ -1,6 +1,7 @@
 //! HTTP/1.1 by hand: what the front door needs before a connection is a WebSocket.
 //!
-//! - [`request`]: read a request head under the handshake deadline;
+//! - [`request`]: read a request head under the handshake deadline (the
+//!   first of a connection, or the next one of a kept-alive connection);
 //! - [`response`]: write a page or a refusal with its status and reason;
 //! - [`handshake`]: decide what a request is (page, refusal, upgrade) and
 //!   compute `Sec-WebSocket-Accept`;
@@ -11,5 +12,5 @@ pub mod origin;
 pub mod request;
 pub mod response;
 
-pub use request::{is_timeout, parse_head, read_head, HeadError, Request};
-pub use response::{status_text, Response};
+pub use request::{is_timeout, parse_head, read_head, read_next_head, HeadError, Request};
+pub use response::{linger, status_text, Response};
