@@ -20,11 +20,10 @@
 //! answers.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{bounded, unbounded, Sender};
 
@@ -113,12 +112,13 @@ pub(crate) fn serve(
     let mut request = first;
     loop {
         let keep_alive = request.version >= 1 && !request.header_has_token("Connection", "close");
-        let response = match answer(&mut stream, &request, &mut buffer, id, peer, &shared) {
-            Answer::Http(response) => response,
+        let (response, close) = match answer(&mut stream, &request, &mut buffer, id, peer, &shared) {
+            Answer::Http(response) => (response, false),
+            Answer::Close(response) => (response, true),
             // The WebSocket takes this very socket (no second descriptor).
             Answer::Upgrade(plan) => return upgrade(stream, &request, buffer, (id, peer), &shared, plan),
         };
-        let keep_alive = keep_alive && !shared.is_stopping() && response.status != 413;
+        let keep_alive = keep_alive && !shared.is_stopping() && !close;
         match response.status {
             200 | 204 => log::debug!("conn {id}: {} {} → {}", request.method, request.path, response.status),
             status => log::info!(
@@ -129,8 +129,11 @@ pub(crate) fn serve(
                 response.reason()
             ),
         }
-        if response.write_with(&mut stream, request.method == "HEAD", keep_alive).is_err() || !keep_alive {
+        if response.write_with(&mut stream, request.method == "HEAD", keep_alive).is_err() {
             return;
+        }
+        if !keep_alive {
+            return http::linger(&mut stream); // unread bytes must not turn our FIN into a RST
         }
         // Keep-alive: wait for the next request on this connection. While
         // waiting, the listener may wake us for shutdown.
@@ -151,6 +154,8 @@ pub(crate) fn serve(
 enum Answer {
     /// Send this HTTP response.
     Http(Response),
+    /// Send this HTTP response and close: the request's body was refused.
+    Close(Response),
     /// A valid WebSocket upgrade: `serve` hands the socket over.
     Upgrade(Plan),
 }
@@ -166,7 +171,18 @@ fn answer(
 ) -> Answer {
     let config = &shared.config;
     // CORS first: a page from a foreign origin is refused, not half-served.
-    let cors = match cors_headers(req, shared) {
+    let cors = cors_headers(req, shared);
+    // Then the body, whatever the request: on a kept-alive connection its
+    // bytes would otherwise be read as the next request.
+    let deadline = Instant::now() + config.handshake_timeout;
+    let body = match http::body::read(stream, req, buffer, config.socketio.max_payload, deadline) {
+        Ok(body) => body,
+        Err(http::body::BodyRefused(mut response)) => {
+            response.headers.extend(cors.into_iter().flatten());
+            return Answer::Close(response);
+        }
+    };
+    let cors = match cors {
         Ok(headers) => headers,
         Err(response) => return Answer::Http(response),
     };
@@ -205,9 +221,8 @@ fn answer(
             with_cors(ask(shared, sid, ToSession::Poll(reply_tx), reply_rx))
         }
         (Transport::Polling, "POST", Some(sid)) => {
-            let body = match read_body(stream, req, buffer, config.socketio.max_payload, config.handshake_timeout) {
-                Ok(body) => body,
-                Err(response) => return with_cors(response),
+            let Ok(body) = String::from_utf8(body) else {
+                return with_cors(Response::refusal(400, "a polling body must be UTF-8 text"));
             };
             let (reply_tx, reply_rx) = bounded::<Reply>(1);
             with_cors(ask(shared, sid, ToSession::Post(body, reply_tx), reply_rx))
@@ -372,43 +387,4 @@ impl<'a> Query<'a> {
     fn get(&self, key: &str) -> Option<&'a str> {
         self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
-}
-
-/// Reads a POST body of `Content-Length` bytes (what arrived behind the head
-/// first). Over `max` bytes: 413, without reading it.
-fn read_body(
-    stream: &mut TcpStream,
-    req: &Request,
-    buffer: &mut Vec<u8>,
-    max: usize,
-    timeout: Duration,
-) -> Result<String, Response> {
-    if req.header("Transfer-Encoding").is_some() {
-        return Err(Response::refusal(411, "send the body with a Content-Length"));
-    }
-    let len: usize = match req.header("Content-Length").map(|v| v.trim().parse()) {
-        Some(Ok(len)) => len,
-        None => 0,
-        Some(Err(_)) => return Err(Response::refusal(400, "bad Content-Length")),
-    };
-    if len > max {
-        return Err(Response::refusal(413, format!("body of {len} bytes is over maxPayload ({max})")));
-    }
-    let deadline = Instant::now() + timeout;
-    let mut chunk = [0u8; 4096];
-    while buffer.len() < len {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return Err(Response::refusal(408, "body not received in time"));
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => return Err(Response::refusal(400, "connection closed in the middle of the body")),
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return Err(Response::refusal(408, "body not received in time")),
-        }
-    }
-    let rest = buffer.split_off(len);
-    let body = std::mem::replace(buffer, rest);
-    String::from_utf8(body).map_err(|_| Response::refusal(400, "a polling body must be UTF-8 text"))
 }

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use super::body::{self, BodyRefused};
 use super::origin::Verdict;
 use super::{Request, Response};
 use crate::config::Config;
@@ -31,9 +32,16 @@ pub enum Route {
 pub type Pages = HashMap<String, Response>;
 
 /// Decides what to do with `req`. Checks are made in the order a reader would
-/// ask them: which path, which method, is it an upgrade, which version, is the
-/// key well formed, may this Origin connect.
+/// ask them: is the body framed unambiguously, which path, which method, is
+/// it an upgrade, which version, is the key well formed, may this Origin
+/// connect.
 pub fn route(req: &Request, config: &Config, pages: &Pages) -> Route {
+    // RFC 9112 §6.3: invalid framing is a 400 on any path. A well-framed
+    // body on a page request is left unread: every answer here closes the
+    // connection, so its bytes can never be read as a request.
+    if let Err(BodyRefused(response)) = body::framing(req) {
+        return Route::Respond(response);
+    }
     // A page and the WebSocket endpoint may share a path (e.g. both on `/`):
     // a request asking to upgrade gets the WebSocket, any other the page.
     let upgrading = req.header_has_token("Upgrade", "websocket");
@@ -90,6 +98,12 @@ pub fn check_upgrade(req: &Request, config: &Config) -> Result<(String, Verdict)
         Some(key) if !is_valid_key(key) => return Err(refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64")),
         Some(key) => key.to_string(),
     };
+    // A body behind an upgrade request would be read as WebSocket frames.
+    match body::framing(req) {
+        Ok(framing) if framing.is_empty() => {}
+        Ok(_) => return Err(refuse(400, "a WebSocket upgrade request takes no body")),
+        Err(BodyRefused(response)) => return Err(response),
+    }
     match config.origins.check(req.header("Origin"), req.header("Host")) {
         Ok(origin) => Ok((key, origin)),
         Err(origin) => Err(refuse(
@@ -184,5 +198,8 @@ mod tests {
         assert_eq!(status(route_raw(&up("Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: c2hvcnQ=\r\n"))), 400);
         assert_eq!(status(route_raw(&up(&format!("{good}Origin: http://evil.example\r\n")))), 403);
         assert_eq!(status(route_raw(&up(&format!("{good}Origin: http://h:1\r\n")))), 101);
+        assert_eq!(status(route_raw(&up(&format!("{good}Content-Length: 1\r\n")))), 400);
+        assert_eq!(status(route_raw(&up(&format!("{good}Content-Length: 0\r\n")))), 101);
+        assert_eq!(status(route_raw("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n")), 400);
     }
 }

@@ -2,11 +2,13 @@
 //!
 //! - [`request`]: read a request head under the handshake deadline (the
 //!   first of a connection, or the next one of a kept-alive connection);
+//! - [`body`]: how long a request body is, and reading it whole or refusing it;
 //! - [`response`]: write a page or a refusal with its status and reason;
 //! - [`handshake`]: decide what a request is (page, refusal, upgrade) and
 //!   compute `Sec-WebSocket-Accept`;
 //! - [`origin`]: the `Origin` allow-list.
 
+pub mod body;
 pub mod handshake;
 pub mod origin;
 pub mod request;
