@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::http::host::HostPolicy;
 use crate::http::origin::OriginPolicy;
 
 /// The server's settings. Build them with [`Server::builder()`](crate::Server::builder).
@@ -54,8 +55,14 @@ pub struct Config {
     /// Path that accepts WebSocket upgrades for the JSON protocol (default `/ws`).
     pub ws_path: String,
     /// Which `Origin` headers may open a WebSocket (and, for socket.io's
-    /// long-polling, which pages get CORS headers instead of a 403).
+    /// long-polling, which pages get CORS headers instead of a 403, and
+    /// whether those say `Access-Control-Allow-Credentials`; default: no).
     pub origins: OriginPolicy,
+    /// Which host names (the `Host` header) the server answers for (default:
+    /// any). When some are listed, every other name gets `421`: a page that
+    /// rebinds its own DNS name to this server's address sends its own name,
+    /// and would otherwise pass the same-origin check.
+    pub allowed_hosts: HostPolicy,
     /// The socket.io endpoint's own settings.
     pub socketio: SocketIoConfig,
 }
@@ -119,6 +126,7 @@ impl Default for Config {
             connection_stack_size: 256 * 1024,
             ws_path: "/ws".to_string(),
             origins: OriginPolicy::default(),
+            allowed_hosts: HostPolicy::default(),
             socketio: SocketIoConfig::default(),
         }
     }

@@ -101,6 +101,10 @@ pub(crate) fn serve(mut stream: TcpStream, id: SocketId, shared: Arc<Shared>) {
     if shared.is_stopping() {
         return respond(stream, id, Response::refusal(503, "server is shutting down"), false);
     }
+    // The host name first, for every path: pages, `/ws` and socket.io.
+    if let Err(response) = config.allowed_hosts.check(&request) {
+        return respond(stream, id, response, false);
+    }
 
     // socket.io has its own endpoint: HTTP long-polling and its own upgrades.
     if request.path.starts_with(config.socketio.path.as_str()) {

@@ -147,6 +147,12 @@ pub(crate) fn serve(
             Ok(next) => request = next,
             Err(_) => return, // closed, idle too long, or garbage: just close
         }
+        // Each request names its host, not only the connection's first.
+        if let Err(response) = config.allowed_hosts.check(&request) {
+            log::info!("conn {id}: refused {}: {}", response.status, response.reason());
+            let _ = response.write_with(&mut stream, false, false);
+            return http::linger(&mut stream);
+        }
     }
 }
 
@@ -171,7 +177,7 @@ fn answer(
 ) -> Answer {
     let config = &shared.config;
     // CORS first: a page from a foreign origin is refused, not half-served.
-    let cors = cors_headers(req, shared);
+    let cors = config.origins.cors_headers(req);
     // Then the body, whatever the request: on a kept-alive connection its
     // bytes would otherwise be read as the next request.
     let deadline = Instant::now() + config.handshake_timeout;
@@ -334,24 +340,6 @@ fn upgrade(
             log::info!("session {sid}: opened over WebSocket (conn {id})");
             Session::new(sid, id, shared.clone(), client_of(req, peer), Some(link)).run(rx);
         }
-    }
-}
-
-/// `Access-Control-*` headers for a request with an `Origin`, or a 403 when
-/// the origin is not allowed. Same-origin pages and clients without an
-/// Origin (Node, curl) need no CORS headers.
-fn cors_headers(req: &Request, shared: &Shared) -> Result<Vec<(&'static str, String)>, Response> {
-    let Some(origin) = req.header("Origin") else { return Ok(Vec::new()) };
-    match shared.config.origins.check(Some(origin), req.header("Host")) {
-        Ok(_) => Ok(vec![
-            ("Access-Control-Allow-Origin", origin.to_string()),
-            ("Access-Control-Allow-Credentials", "true".into()),
-            ("Vary", "Origin".into()),
-        ]),
-        Err(origin) => Err(Response::refusal(
-            403,
-            format!("origin {origin} is not allowed; allow it with ServerBuilder::allow_origin(\"{origin}\")"),
-        )),
     }
 }
 
