@@ -175,6 +175,57 @@ fn upgrade_to(path: &str, host: &str, extra: &str) -> String {
     )
 }
 
+/// RFC 6455 §4.2.1 and RFC 9112 §3.2: an upgrade with two
+/// `Sec-WebSocket-Key` headers, or without `Host`, is a bad request (400
+/// with the reason), and so is any request with two `Host` headers.
+#[test]
+fn duplicate_key_and_missing_or_duplicate_host_are_400() {
+    let server = start_default();
+    let addr = server.local_addr;
+    let other_key = "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n";
+    let same_key = format!("Sec-WebSocket-Key: {KEY}\r\n");
+    let no_host = upgrade_request(addr, "").replacen(&format!("Host: {addr}\r\n"), "", 1);
+    let cases = [
+        ("two different keys", upgrade_request(addr, other_key), "more than one Sec-WebSocket-Key"),
+        ("the same key twice", upgrade_request(addr, &same_key), "more than one Sec-WebSocket-Key"),
+        ("no Host", no_host, "Host"),
+        ("two Hosts", upgrade_request(addr, "Host: other.example\r\n"), "more than one Host"),
+        ("a page with two Hosts", "GET /ws HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_string(), "more than one Host"),
+    ];
+    for (name, request, reason) in cases {
+        let response = raw_request(addr, request.as_bytes());
+        println!("{name:25} -> {}", response.lines().next().unwrap_or(""));
+        assert_eq!(status_of(&response), 400, "{name}: {response}");
+        assert!(body(&response).contains(reason), "{name}: {response}");
+    }
+}
+
+/// A request that carries WebSocket headers is never answered with a page:
+/// `Sec-WebSocket-Key` without `Upgrade: websocket` on a path that serves a
+/// page and the WebSocket is a broken upgrade (400), and an upgrade to a
+/// path that only serves a page is refused (400 naming the WebSocket path).
+/// A plain GET still gets the page.
+#[test]
+fn an_upgrade_is_never_answered_with_a_page() {
+    let shared = start(Server::builder().ws_path("/").page("/", "<p>page</p>"), |_| {});
+    let addr = shared.local_addr;
+    let broken =
+        format!("GET / HTTP/1.1\r\nHost: {addr}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n");
+    let response = raw_request(addr, broken.as_bytes());
+    println!("key without Upgrade on a shared path -> {}", response.lines().next().unwrap_or(""));
+    assert_eq!(status_of(&response), 400, "{response}");
+    assert!(body(&response).contains("Upgrade: websocket"), "{response}");
+    assert_eq!(status_of(&raw_request(addr, format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())), 200);
+    assert!(connect_with(addr, "/", &[]).is_ok(), "the WebSocket on the shared path");
+
+    let apart = start(Server::builder().page("/", "<p>page</p>"), |_| {});
+    let addr = apart.local_addr;
+    let response = raw_request(addr, upgrade_to("/", &addr.to_string(), "").as_bytes());
+    println!("upgrade to a page-only path -> {}", response.lines().next().unwrap_or(""));
+    assert_eq!(status_of(&response), 400, "{response}");
+    assert!(body(&response).contains("/ws"), "{response}");
+}
+
 /// `allow_host`: when host names are listed, a request whose `Host` names
 /// another host (a DNS-rebinding page: its Origin's host equals the Host it
 /// sends, so the same-origin check alone lets it in) gets 421 with the

@@ -44,7 +44,14 @@ fn every_bad_handshake_gets_a_status_and_a_reason() {
         ("missing key", up(full), 400, "missing Sec-WebSocket-Key"),
         ("short key", up(&format!("{full}Sec-WebSocket-Key: c2hvcnQ=\r\n")), 400, "16 bytes"),
         ("key not base64", up(&format!("{full}Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!==\r\n")), 400, "16 bytes"),
-        ("missing Upgrade", up(&format!("Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n{key}")), 426, "Upgrade"),
+        (
+            "key without Upgrade",
+            up(&format!("Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n{key}")),
+            400,
+            "Upgrade: websocket",
+        ),
+        ("two keys", up(&format!("{full}{key}{key}")), 400, "more than one Sec-WebSocket-Key"),
+        ("no Host", up(&format!("{full}{key}")).replacen("Host: 127.0.0.1\r\n", "", 1), 400, "Host"),
         (
             "missing Connection",
             up(&format!("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n{key}")),
