@@ -8,6 +8,8 @@
 //! To see the browser's side, run `cargo run --example seed` and, in a second
 //! terminal, serve a page from another port (e.g. `python3 -m http.server 5500`):
 //! a page from http://127.0.0.1:5500 may connect, one from any other port gets 403.
+//! The last two requests come from a DNS-rebinding page: the same-origin check
+//! lets it in, the `allow_host` list does not.
 //!
 //! Step through it: break on `wshub::http::origin::OriginPolicy::check` (src/http/origin.rs).
 
@@ -23,6 +25,13 @@ fn main() -> std::io::Result<()> {
     server.on_connection(|socket| socket.emit("server-message", "Welcome to WebSocket"));
     let handle = server.spawn()?;
     let addr = handle.local_addr;
+    // New: the same, answering only the names it is really reached by.
+    let guarded = Server::builder()
+        .allow_origin("http://127.0.0.1:5500")
+        .allow_host("127.0.0.1")
+        .allow_host("localhost")
+        .bind(("127.0.0.1", 0))?
+        .spawn()?;
 
     let cases = [
         ("no Origin header (curl, a native app, a test)", None),
@@ -33,17 +42,28 @@ fn main() -> std::io::Result<()> {
         ("a file:// page (browsers send \"null\")", Some("null".to_string())),
     ];
     for (who, origin) in cases {
-        let status = upgrade_status(addr, origin.as_deref())?;
+        let status = upgrade_status(addr, &addr.to_string(), origin.as_deref())?;
         let origin = origin.map_or("(none)".to_string(), |o| format!("Origin: {o}"));
         println!("{status:<24} {who:<47} {origin}");
     }
+    // A page on evil.example whose DNS name now points to this server: the
+    // browser sends its own name in both headers.
+    for (server, who) in
+        [(addr, "a DNS-rebinding page"), (guarded.local_addr, "the same, with allow_host(\"127.0.0.1\")")]
+    {
+        let host = format!("evil.example:{}", server.port());
+        let status = upgrade_status(server, &host, Some(&format!("http://{host}")))?;
+        println!("{status:<24} {who:<47} Origin: http://{host}, Host: {host}");
+    }
+    guarded.shutdown()?;
     handle.shutdown()
 }
 
-/// Sends an upgrade request with this `Origin` and returns the status line.
-fn upgrade_status(addr: SocketAddr, origin: Option<&str>) -> std::io::Result<String> {
+/// Sends an upgrade request with this `Host` and `Origin` to `addr` and
+/// returns the status line.
+fn upgrade_status(addr: SocketAddr, host: &str, origin: Option<&str>) -> std::io::Result<String> {
     let mut request = format!(
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
     );
     if let Some(origin) = origin {

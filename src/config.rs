@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::http::host::HostPolicy;
 use crate::http::origin::OriginPolicy;
 
 /// The server's settings. Build them with [`Server::builder()`](crate::Server::builder).
@@ -56,8 +57,14 @@ pub struct Config {
     /// Path that accepts WebSocket upgrades for the JSON protocol (default `/ws`).
     pub ws_path: String,
     /// Which `Origin` headers may open a WebSocket (and, for socket.io's
-    /// long-polling, which pages get CORS headers instead of a 403).
+    /// long-polling, which pages get CORS headers instead of a 403, and
+    /// whether those say `Access-Control-Allow-Credentials`; default: no).
     pub origins: OriginPolicy,
+    /// Which host names (the `Host` header) the server answers for (default:
+    /// any). When some are listed, every other name gets `421`: a page that
+    /// rebinds its own DNS name to this server's address sends its own name,
+    /// and would otherwise pass the same-origin check.
+    pub allowed_hosts: HostPolicy,
     /// The socket.io endpoint's own settings.
     pub socketio: SocketIoConfig,
 }
@@ -79,7 +86,15 @@ pub struct SocketIoConfig {
     pub connect_timeout: Duration,
     /// Largest Engine.IO message or polling body, in bytes (default 1,000,000,
     /// sent to the client as `maxPayload`). Over it: close 1009 / HTTP 413.
+    /// It also bounds the binary attachments of one packet together: they
+    /// are held until the last one arrives, so without a bound a client could
+    /// pin `max_attachments` × `max_payload` bytes for as long as it answers
+    /// pings. Over it: close 1009 (polling: 400), the session ends.
     pub max_payload: usize,
+    /// Most binary attachments one packet may announce (default 10, Node
+    /// socket.io-parser's `maxAttachments`). Over it: close 1009 (polling:
+    /// 400), before any attachment is held.
+    pub max_attachments: usize,
 }
 
 impl Default for SocketIoConfig {
@@ -90,6 +105,7 @@ impl Default for SocketIoConfig {
             ping_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(45),
             max_payload: 1_000_000,
+            max_attachments: 10,
         }
     }
 }
@@ -112,6 +128,7 @@ impl Default for Config {
             connection_stack_size: 256 * 1024,
             ws_path: "/ws".to_string(),
             origins: OriginPolicy::default(),
+            allowed_hosts: HostPolicy::default(),
             socketio: SocketIoConfig::default(),
         }
     }

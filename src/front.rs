@@ -10,10 +10,9 @@
 //! /socket.io/…     → socket.io's endpoint: long-polling or its own upgrade (engine/)
 //! ```
 
-use std::io::Read;
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use crate::connection;
 use crate::context::Context;
@@ -48,6 +47,10 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
     };
     if ctx.is_stopping() {
         return respond(stream, id, Response::refusal(503, "server is shutting down"), false);
+    }
+    // The host name first, for every path: pages, `/ws` and socket.io.
+    if let Err(response) = config.allowed_hosts.check(&request) {
+        return respond(stream, id, response, false);
     }
 
     // socket.io has its own endpoint: HTTP long-polling and its own upgrades.
@@ -97,27 +100,6 @@ pub(crate) fn respond(mut stream: TcpStream, id: ConnId, response: Response, hea
         status => log::info!("conn {id}: refused {status}: {:?}", response.reason()),
     }
     if response.write_to(&mut stream, head_only).is_ok() {
-        linger(&mut stream);
-    }
-}
-
-/// Half-closes and drains what the client still sends (up to a limit), so
-/// the kernel sends FIN rather than RST and the client reads our answer.
-/// Bounded in bytes (64 KiB) and time (1 s): a client that keeps sending
-/// cannot hold the thread.
-fn linger(stream: &mut TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + Duration::from_secs(1);
-    let mut sink = [0u8; 1024];
-    for _ in 0..64 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            break;
-        }
-        match stream.read(&mut sink) {
-            Ok(n) if n > 0 => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            _ => break,
-        }
+        http::linger(&mut stream);
     }
 }

@@ -165,3 +165,122 @@ fn silent_connection_is_closed_after_the_handshake_timeout() {
     let response = raw_request_until_eof(server.local_addr, b"");
     assert!(response.is_empty(), "nothing is sent: {:?}", String::from_utf8_lossy(&response));
 }
+
+/// A request head for `path` with `Host: host` and the upgrade headers,
+/// plus `extra` header lines.
+fn upgrade_to(path: &str, host: &str, extra: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n{extra}\r\n"
+    )
+}
+
+/// RFC 6455 §4.2.1 and RFC 9112 §3.2: an upgrade with two
+/// `Sec-WebSocket-Key` headers, or without `Host`, is a bad request (400
+/// with the reason), and so is any request with two `Host` headers.
+#[test]
+fn duplicate_key_and_missing_or_duplicate_host_are_400() {
+    let server = start_default();
+    let addr = server.local_addr;
+    let other_key = "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n";
+    let same_key = format!("Sec-WebSocket-Key: {KEY}\r\n");
+    let no_host = upgrade_request(addr, "").replacen(&format!("Host: {addr}\r\n"), "", 1);
+    let cases = [
+        ("two different keys", upgrade_request(addr, other_key), "more than one Sec-WebSocket-Key"),
+        ("the same key twice", upgrade_request(addr, &same_key), "more than one Sec-WebSocket-Key"),
+        ("no Host", no_host, "Host"),
+        ("two Hosts", upgrade_request(addr, "Host: other.example\r\n"), "more than one Host"),
+        ("a page with two Hosts", "GET /ws HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_string(), "more than one Host"),
+    ];
+    for (name, request, reason) in cases {
+        let response = raw_request(addr, request.as_bytes());
+        println!("{name:25} -> {}", response.lines().next().unwrap_or(""));
+        assert_eq!(status_of(&response), 400, "{name}: {response}");
+        assert!(body(&response).contains(reason), "{name}: {response}");
+    }
+}
+
+/// A request that carries WebSocket headers is never answered with a page:
+/// `Sec-WebSocket-Key` without `Upgrade: websocket` on a path that serves a
+/// page and the WebSocket is a broken upgrade (400), and an upgrade to a
+/// path that only serves a page is refused (400 naming the WebSocket path).
+/// A plain GET still gets the page.
+#[test]
+fn an_upgrade_is_never_answered_with_a_page() {
+    let shared = start(Server::builder().ws_path("/").page("/", "<p>page</p>"), |_| {});
+    let addr = shared.local_addr;
+    let broken =
+        format!("GET / HTTP/1.1\r\nHost: {addr}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n");
+    let response = raw_request(addr, broken.as_bytes());
+    println!("key without Upgrade on a shared path -> {}", response.lines().next().unwrap_or(""));
+    assert_eq!(status_of(&response), 400, "{response}");
+    assert!(body(&response).contains("Upgrade: websocket"), "{response}");
+    assert_eq!(status_of(&raw_request(addr, format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())), 200);
+    assert!(connect_with(addr, "/", &[]).is_ok(), "the WebSocket on the shared path");
+
+    let apart = start(Server::builder().page("/", "<p>page</p>"), |_| {});
+    let addr = apart.local_addr;
+    let response = raw_request(addr, upgrade_to("/", &addr.to_string(), "").as_bytes());
+    println!("upgrade to a page-only path -> {}", response.lines().next().unwrap_or(""));
+    assert_eq!(status_of(&response), 400, "{response}");
+    assert!(body(&response).contains("/ws"), "{response}");
+}
+
+/// `allow_host`: when host names are listed, a request whose `Host` names
+/// another host (a DNS-rebinding page: its Origin's host equals the Host it
+/// sends, so the same-origin check alone lets it in) gets 421 with the
+/// reason, on pages, `/ws` and socket.io alike, and so does every later
+/// request of a kept-alive socket.io connection. The port does not matter;
+/// case and a trailing dot neither.
+#[test]
+fn allowed_hosts_refuse_other_host_names_with_421() {
+    let server =
+        start(Server::builder().allow_host("localhost").allow_host("127.0.0.1").page("/", "<p>page</p>"), |_| {});
+    let addr = server.local_addr;
+    let port = addr.port();
+    let rebinding = format!("evil.example:{port}");
+    let origin = format!("Origin: http://{rebinding}\r\n");
+    let polling = |host: &str| format!("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let page = |host: &str| format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let refused = [
+        ("page", page(&rebinding)),
+        ("/ws upgrade", upgrade_to("/ws", &rebinding, &origin)),
+        ("socket.io polling", polling(&rebinding)),
+        ("socket.io WebSocket", upgrade_to("/socket.io/?EIO=4&transport=websocket", &rebinding, &origin)),
+        ("no Host (HTTP/1.0)", "GET / HTTP/1.0\r\n\r\n".to_string()),
+    ];
+    for (name, request) in refused {
+        let response = raw_request(addr, request.as_bytes());
+        println!("{name:22} -> {}", response.lines().next().unwrap_or(""));
+        assert_eq!(status_of(&response), 421, "{name}: {response}");
+        assert!(body(&response).contains("allow_host"), "{name}: {response}");
+    }
+    for host in [format!("localhost:{port}"), format!("LOCALHOST.:{port}"), addr.to_string()] {
+        assert_eq!(status_of(&raw_request(addr, page(&host).as_bytes())), 200, "{host}");
+    }
+    assert!(connect_with(addr, "/ws", &[]).is_ok(), "Host: 127.0.0.1:port");
+
+    // A kept-alive socket.io connection: the second request names another host.
+    let two = format!("{}{}", polling("localhost"), polling("evil.example"));
+    let response = raw_request(addr, two.as_bytes());
+    let statuses: Vec<u16> = response.match_indices("HTTP/1.1 ").map(|(i, _)| status_of(&response[i..])).collect();
+    assert_eq!(statuses, [200, 421], "{response}");
+}
+
+/// CORS credentials on socket.io's long-polling are a choice: an allowed
+/// Origin gets `Access-Control-Allow-Origin`, and
+/// `Access-Control-Allow-Credentials: true` only after `allow_credentials()`
+/// (with `allow_any_origin()` too).
+#[test]
+fn cors_credentials_only_when_asked() {
+    let polling = "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: http://any.example\r\n\r\n";
+    for (credentials, builder) in [(false, Server::builder()), (true, Server::builder().allow_credentials())] {
+        let server = start(builder.allow_any_origin(), |_| {});
+        let response =
+            raw_request(server.local_addr, polling.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n").as_bytes());
+        println!("allow_credentials: {credentials} -> {:?}", header(&response, "Access-Control-Allow-Credentials"));
+        assert_eq!(status_of(&response), 200, "{response}");
+        assert_eq!(header(&response, "Access-Control-Allow-Origin"), Some("http://any.example"));
+        assert_eq!(header(&response, "Access-Control-Allow-Credentials"), credentials.then_some("true"), "{response}");
+    }
+}

@@ -44,7 +44,14 @@ fn every_bad_handshake_gets_a_status_and_a_reason() {
         ("missing key", up(full), 400, "missing Sec-WebSocket-Key"),
         ("short key", up(&format!("{full}Sec-WebSocket-Key: c2hvcnQ=\r\n")), 400, "16 bytes"),
         ("key not base64", up(&format!("{full}Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!==\r\n")), 400, "16 bytes"),
-        ("missing Upgrade", up(&format!("Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n{key}")), 426, "Upgrade"),
+        (
+            "key without Upgrade",
+            up(&format!("Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n{key}")),
+            400,
+            "Upgrade: websocket",
+        ),
+        ("two keys", up(&format!("{full}{key}{key}")), 400, "more than one Sec-WebSocket-Key"),
+        ("no Host", up(&format!("{full}{key}")).replacen("Host: 127.0.0.1\r\n", "", 1), 400, "Host"),
         (
             "missing Connection",
             up(&format!("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n{key}")),
@@ -281,4 +288,165 @@ fn fin_or_rst_in_the_middle_of_a_frame() {
     let mut client = connect_with(server.local_addr, "/", &[]).unwrap();
     client.ws.send(Message::binary(vec![1, 2, 3])).unwrap();
     assert_eq!(client.recv(), Message::binary(vec![1, 2, 3]));
+}
+
+// ---- socket.io binary attachments ----
+
+/// A socket.io server whose `file` event echoes its arguments (binary
+/// attachments included) as `file-back`.
+fn attachment_server(builder: ServerBuilder) -> ServerHandle {
+    start(builder, |socket| socket.on("file", |socket, data| socket.emit("file-back", data)))
+}
+
+/// A raw socket.io client over WebSocket, joined to `/`.
+fn sio_joined(addr: std::net::SocketAddr) -> common::Client {
+    let mut client = connect_with(addr, "/socket.io/?EIO=4&transport=websocket", &[]).expect("upgrade");
+    assert!(client.recv().into_text().unwrap().starts_with("0{"), "the open packet first");
+    client.ws.send(Message::text("40")).unwrap();
+    assert!(client.recv().into_text().unwrap().starts_with("40{"), "joined");
+    client
+}
+
+/// The text of a BINARY_EVENT `file` with `n` placeholders.
+fn binary_event(n: usize) -> String {
+    let placeholders: Vec<String> = (0..n).map(|i| format!(r#"{{"_placeholder":true,"num":{i}}}"#)).collect();
+    format!(r#"45{n}-["file",{}]"#, placeholders.join(","))
+}
+
+/// Reads until the server's Close (answering Engine.IO pings) and returns
+/// its code and reason.
+fn sio_close(client: &mut common::Client) -> (u16, String) {
+    loop {
+        match client.ws.read() {
+            Ok(Message::Close(Some(frame))) => return (frame.code.into(), frame.reason.to_string()),
+            Ok(Message::Text(t)) if t.as_str() == "2" => client.ws.send(Message::text("3")).unwrap(),
+            Ok(_) => continue,
+            Err(e) => panic!("expected a Close frame, got: {e}"),
+        }
+    }
+}
+
+/// A packet may announce at most `max_attachments` (10 by default, as in
+/// Node's socket.io-parser) binary attachments: one that announces more is
+/// refused at once, before any attachment is held, with close 1009 and the
+/// reason. Up to the limit, attachments are put back and echoed. A binary
+/// message no packet announced is a protocol error: 1002.
+#[test]
+fn too_many_attachments_get_1009() {
+    let server = attachment_server(Server::builder());
+    let addr = server.local_addr;
+    let mut client = sio_joined(addr);
+    client.ws.send(Message::text(binary_event(11))).unwrap();
+    let (code, reason) = sio_close(&mut client);
+    println!("11 attachments -> close {code} ({reason})");
+    assert_eq!(code, 1009, "{reason}");
+    assert!(reason.contains("11 attachments") && reason.contains("10"), "{reason}");
+
+    let mut client = sio_joined(addr);
+    client.ws.send(Message::text(binary_event(10))).unwrap();
+    for i in 0..10u8 {
+        client.ws.send(Message::binary(vec![i])).unwrap();
+    }
+    assert!(client.recv().into_text().unwrap().starts_with(r#"4510-["file-back""#));
+    for i in 0..10u8 {
+        assert_eq!(client.recv(), Message::binary(vec![i]));
+    }
+
+    let mut client = sio_joined(addr);
+    client.ws.send(Message::binary(vec![1])).unwrap();
+    assert_eq!(sio_close(&mut client).0, 1002);
+
+    let server = attachment_server(Server::builder().socketio_max_attachments(2));
+    let mut client = sio_joined(server.local_addr);
+    client.ws.send(Message::text(binary_event(3))).unwrap();
+    assert_eq!(sio_close(&mut client).0, 1009);
+}
+
+/// The attachments of one unfinished packet may hold at most maxPayload
+/// bytes together: the attachment that goes over it closes the session with
+/// 1009 and the reason, and the memory is let go. Before this bound, one
+/// connection could hold 256 attachments of 1 MB each for as long as it
+/// answered pings.
+#[test]
+fn attachments_over_max_payload_get_1009_and_memory_stays_flat() {
+    let _serial = serial();
+    let server = attachment_server(Server::builder());
+    let addr = server.local_addr;
+    // Two of 400 KB fit in maxPayload (1,000,000 bytes).
+    let mut client = sio_joined(addr);
+    client.ws.send(Message::text(binary_event(2))).unwrap();
+    client.ws.send(Message::binary(vec![1; 400_000])).unwrap();
+    client.ws.send(Message::binary(vec![2; 400_000])).unwrap();
+    assert!(client.recv().into_text().unwrap().starts_with("452-[\"file-back\""));
+    assert_eq!(client.recv(), Message::binary(vec![1; 400_000]));
+    assert_eq!(client.recv(), Message::binary(vec![2; 400_000]));
+    client.close();
+
+    // Four connections each announce 10 attachments and send 999,000 bytes
+    // in each (one buffer, shared: the client's own memory stays flat).
+    let attachment = tungstenite::Bytes::from(vec![7u8; 999_000]);
+    let before = rss_kib();
+    let mut sent = Vec::new();
+    for _ in 0..4 {
+        let mut client = sio_joined(addr);
+        client.ws.send(Message::text(binary_event(10))).unwrap();
+        let mut accepted = 0;
+        for _ in 0..10 {
+            if client.ws.send(Message::Binary(attachment.clone())).is_err() {
+                break;
+            }
+            accepted += 1;
+        }
+        let (code, reason) = sio_close(&mut client);
+        assert_eq!(code, 1009, "{reason}");
+        assert!(reason.contains("maxPayload"), "{reason}");
+        sent.push(accepted);
+    }
+    let after = rss_kib();
+    println!("attachments sent before the close: {sent:?}; RSS {before} -> {after} KiB");
+    // Held until complete, the 40 attachments would be 40 MB.
+    assert!(after < before + 24 * 1024, "RSS grew from {before} to {after} KiB");
+    assert_threads_gone();
+}
+
+/// Over HTTP long-polling the same limits end the session: the POST that
+/// goes over gets 400 with the reason, and the session is gone.
+#[test]
+fn attachment_limits_over_polling() {
+    let server = attachment_server(Server::builder());
+    let addr = server.local_addr;
+    let request = |method: &str, sid: &str, body: &str| {
+        let query = if sid.is_empty() { String::new() } else { format!("&sid={sid}") };
+        raw_request(
+            addr,
+            format!(
+                "{method} /socket.io/?EIO=4&transport=polling{query} HTTP/1.1\r\nHost: x\r\n\
+                 Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+    };
+    let body_of = |response: &str| response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let open: serde_json::Value = serde_json::from_str(&body_of(&request("GET", "", ""))[1..]).expect("open packet");
+    let sid = open["sid"].as_str().expect("a sid").to_string();
+    assert_eq!(body_of(&request("POST", &sid, "40")), "ok");
+    let response = request("POST", &sid, &binary_event(11));
+    println!("POST of 11 attachments -> {}", response.lines().next().unwrap_or(""));
+    assert_eq!(status_of(&response), 400, "{response}");
+    assert!(body_of(&response).contains("11 attachments"), "{response}");
+    assert_eq!(status_of(&request("GET", &sid, "")), 400, "the session is gone");
+
+    // Two attachments of 600,000 bytes (`b` + base64, one POST each): the
+    // second goes over maxPayload.
+    let open: serde_json::Value = serde_json::from_str(&body_of(&request("GET", "", ""))[1..]).expect("open packet");
+    let sid = open["sid"].as_str().expect("a sid").to_string();
+    assert_eq!(body_of(&request("POST", &sid, &format!("40\x1e{}", binary_event(2)))), "ok");
+    let attachment = format!("b{}", "A".repeat(800_000)); // 600,000 bytes once decoded
+    assert_eq!(body_of(&request("POST", &sid, &attachment)), "ok");
+    let response = request("POST", &sid, &attachment);
+    println!("second POST of 600,000 attachment bytes -> {}", response.lines().next().unwrap_or(""));
+    assert_eq!(status_of(&response), 400, "{response}");
+    assert!(body_of(&response).contains("maxPayload"), "{response}");
+    assert_eq!(status_of(&request("GET", &sid, "")), 400, "the session is gone");
 }

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::context::Context;
-use crate::http::{Request, Response};
+use crate::http::{self, Request, Response};
 pub(crate) use sessions::Engine;
 
 /// The connection a request came on, and the client's address.
@@ -54,6 +54,8 @@ enum Transport {
 enum Answer {
     /// Send this HTTP response.
     Http(Response),
+    /// Send this HTTP response and close: the request's body was refused.
+    Close(Response),
     /// A valid WebSocket upgrade: `serve` hands the socket over.
     Upgrade(websocket::Plan),
 }
@@ -75,20 +77,24 @@ pub(crate) fn serve(
     let mut request = first;
     loop {
         let keep_alive = request.version >= 1 && !request.header_has_token("Connection", "close");
-        let response = match answer(&mut stream, &request, &mut buffer, peer, ctx, engine) {
-            Answer::Http(response) => response,
+        let (response, close) = match answer(&mut stream, &request, &mut buffer, peer, ctx, engine) {
+            Answer::Http(response) => (response, false),
+            Answer::Close(response) => (response, true),
             // The WebSocket takes this very socket (no second descriptor).
             Answer::Upgrade(plan) => return websocket::upgrade(stream, &request, buffer, peer, ctx, engine, plan),
         };
-        let keep_alive = keep_alive && !ctx.is_stopping() && response.status != 413;
+        let keep_alive = keep_alive && !ctx.is_stopping() && !close;
         match response.status {
             200 | 204 => log::debug!("conn {id}: {} {:?} → {}", request.method, request.path, response.status),
             status => {
                 log::info!("conn {id}: {} {:?} → {status}: {:?}", request.method, request.path, response.reason())
             }
         }
-        if response.write_with(&mut stream, request.method == "HEAD", keep_alive).is_err() || !keep_alive {
+        if response.write_with(&mut stream, request.method == "HEAD", keep_alive).is_err() {
             return;
+        }
+        if !keep_alive {
+            return http::linger(&mut stream); // unread bytes must not turn our FIN into a RST
         }
         // Keep-alive: wait for the next request on this connection. While
         // waiting, the listener may wake us for shutdown.
@@ -96,11 +102,17 @@ pub(crate) fn serve(
         ctx.handshake_started(id, clone);
         let deadline = Instant::now() + config.handshake_timeout;
         let next =
-            polling::next_request(&mut stream, &mut buffer, deadline, config.max_request_head, config.max_headers);
+            http::read_next_head(&mut stream, &mut buffer, deadline, config.max_request_head, config.max_headers);
         ctx.handshake_done(id);
         match next {
             Ok(next) => request = next,
             Err(_) => return, // closed, idle too long, or garbage: just close
+        }
+        // Each request names its host, not only the connection's first.
+        if let Err(response) = config.allowed_hosts.check(&request) {
+            log::info!("conn {id}: refused {}: {:?}", response.status, response.reason());
+            let _ = response.write_with(&mut stream, false, false);
+            return http::linger(&mut stream);
         }
     }
 }
@@ -117,7 +129,18 @@ fn answer(
 ) -> Answer {
     let config = &ctx.config;
     // CORS first: a page from a foreign origin is refused, not half-served.
-    let cors = match cors_headers(req, ctx) {
+    let cors = config.origins.cors_headers(req);
+    // Then the body, whatever the request: on a kept-alive connection its
+    // bytes would otherwise be read as the next request.
+    let deadline = Instant::now() + config.handshake_timeout;
+    let body = match http::body::read(stream, req, buffer, config.socketio.max_payload, deadline) {
+        Ok(body) => body,
+        Err(http::body::BodyRefused(mut response)) => {
+            response.headers.extend(cors.into_iter().flatten());
+            return Answer::Close(response);
+        }
+    };
+    let cors = match cors {
         Ok(headers) => headers,
         Err(response) => return Answer::Http(response),
     };
@@ -156,32 +179,12 @@ fn answer(
         (Transport::Polling, "GET", None) => with_cors(polling::open(req, peer, ctx, engine)),
         (Transport::Polling, "GET", Some(sid)) => with_cors(polling::poll(engine, sid)),
         (Transport::Polling, "POST", Some(sid)) => {
-            let body =
-                match polling::read_body(stream, req, buffer, config.socketio.max_payload, config.handshake_timeout) {
-                    Ok(body) => body,
-                    Err(response) => return with_cors(response),
-                };
+            let Ok(body) = String::from_utf8(body) else {
+                return with_cors(Response::refusal(400, "a polling body must be UTF-8 text"));
+            };
             with_cors(polling::post(engine, sid, &body))
         }
         _ => with_cors(error(400, 2, "Bad handshake method")),
-    }
-}
-
-/// `Access-Control-*` headers for a request with an `Origin`, or a 403 when
-/// the origin is not allowed. Same-origin pages and clients without an
-/// Origin (Node, curl) need no CORS headers.
-fn cors_headers(req: &Request, ctx: &Context) -> Result<Vec<(&'static str, String)>, Response> {
-    let Some(origin) = req.header("Origin") else { return Ok(Vec::new()) };
-    match ctx.config.origins.check(Some(origin), req.header("Host")) {
-        Ok(_) => Ok(vec![
-            ("Access-Control-Allow-Origin", origin.to_string()),
-            ("Access-Control-Allow-Credentials", "true".into()),
-            ("Vary", "Origin".into()),
-        ]),
-        Err(origin) => Err(Response::refusal(
-            403,
-            format!("origin {origin} is not allowed; allow it with ServerBuilder::allow_origin(\"{origin}\")"),
-        )),
     }
 }
 

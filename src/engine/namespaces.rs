@@ -26,7 +26,6 @@ use crate::wire::Wire;
 
 /// One client's namespace sockets and the binary attachments still to
 /// come for its last packet.
-#[derive(Default)]
 pub(crate) struct Namespaces {
     /// Namespace → the socket joined there. `BTreeMap`: stable order in logs.
     sockets: BTreeMap<String, Socket>,
@@ -34,6 +33,12 @@ pub(crate) struct Namespaces {
 }
 
 impl Namespaces {
+    /// No namespace yet; a packet may announce at most `max_attachments`
+    /// attachments, holding at most `max_bytes` between them.
+    pub fn new(max_attachments: usize, max_bytes: usize) -> Namespaces {
+        Namespaces { sockets: BTreeMap::new(), assembler: Assembler::new(max_attachments, max_bytes) }
+    }
+
     /// True when the client has joined no namespace (or left them all).
     pub fn is_empty(&self) -> bool {
         self.sockets.values().all(Socket::is_gone)
@@ -49,7 +54,7 @@ impl Namespaces {
         client: &Client,
     ) -> Result<(), SessionEnd> {
         let packet = socketio::decode(text).map_err(|e| parse_error(e.to_string()))?;
-        match self.assembler.text(packet).map_err(|e| parse_error(e.to_string()))? {
+        match self.assembler.text(packet).map_err(assembly_error)? {
             Some(packet) => self.on_packet(packet, ctx, outlet, client),
             None => Ok(()), // attachments follow
         }
@@ -63,7 +68,7 @@ impl Namespaces {
         outlet: &Arc<Outlet>,
         client: &Client,
     ) -> Result<(), SessionEnd> {
-        match self.assembler.binary(bytes).map_err(|e| parse_error(e.to_string()))? {
+        match self.assembler.binary(bytes).map_err(assembly_error)? {
             Some(packet) => self.on_packet(packet, ctx, outlet, client),
             None => Ok(()),
         }
@@ -165,6 +170,11 @@ impl Namespaces {
             leave(&socket, reason);
         }
     }
+}
+
+/// Too many attachments or bytes in them: 1009; a broken packet: 1002.
+fn assembly_error(e: socketio::AssemblyError) -> SessionEnd {
+    SessionEnd::ParseError(e.close_code(), e.to_string())
 }
 
 /// Runs handler code for `socket`. A panic ends the whole session.

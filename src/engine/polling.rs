@@ -6,10 +6,7 @@
 //! POST sid       → the body's packets, handled on this thread, under the session's lock
 //! ```
 
-use std::io::{self, Read};
-use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use super::client::{parse_error, random_id, short_sid, Client, SessionEnd};
 use super::session::{open_packet, Session};
@@ -17,7 +14,7 @@ use super::sessions::{Engine, State};
 use super::Peer;
 use super::{error, text};
 use crate::context::Context;
-use crate::http::{self, HeadError, Request, Response};
+use crate::http::{Request, Response};
 use crate::hub::outlet::Poll;
 use crate::hub::{Command, Outlet};
 use crate::wire::engineio::{self, Packet};
@@ -108,76 +105,5 @@ pub(super) fn client_of(req: &Request, peer: std::net::SocketAddr) -> Client {
         query: req.query.clone(),
         origin: req.header("Origin").map(str::to_string),
         headers: req.headers.clone(),
-    }
-}
-
-/// Reads a POST body of `Content-Length` bytes (what arrived behind the head
-/// first). Over `max` bytes: 413, without reading it.
-pub(super) fn read_body(
-    stream: &mut TcpStream,
-    req: &Request,
-    buffer: &mut Vec<u8>,
-    max: usize,
-    timeout: Duration,
-) -> Result<String, Response> {
-    if req.header("Transfer-Encoding").is_some() {
-        return Err(Response::refusal(411, "send the body with a Content-Length"));
-    }
-    let len: usize = match req.header("Content-Length").map(|v| v.trim().parse()) {
-        Some(Ok(len)) => len,
-        None => 0,
-        Some(Err(_)) => return Err(Response::refusal(400, "bad Content-Length")),
-    };
-    if len > max {
-        return Err(Response::refusal(413, format!("body of {len} bytes is over maxPayload ({max})")));
-    }
-    let deadline = Instant::now() + timeout;
-    let mut chunk = [0u8; 4096];
-    while buffer.len() < len {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return Err(Response::refusal(408, "body not received in time"));
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => return Err(Response::refusal(400, "connection closed in the middle of the body")),
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return Err(Response::refusal(408, "body not received in time")),
-        }
-    }
-    let rest = buffer.split_off(len);
-    let body = std::mem::replace(buffer, rest);
-    String::from_utf8(body).map_err(|_| Response::refusal(400, "a polling body must be UTF-8 text"))
-}
-
-/// Reads the next request head on a kept-alive connection, starting with
-/// bytes already buffered. Leaves what follows the head in `buffer`.
-pub(super) fn next_request(
-    stream: &mut TcpStream,
-    buffer: &mut Vec<u8>,
-    deadline: Instant,
-    max_len: usize,
-    max_headers: usize,
-) -> Result<Request, HeadError> {
-    let mut chunk = [0u8; 1024];
-    loop {
-        if let Some((request, len)) = http::parse_head(buffer, max_headers)? {
-            buffer.drain(..len);
-            return Ok(request);
-        }
-        if buffer.len() >= max_len {
-            return Err(HeadError::TooLarge("request head too large"));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(HeadError::Timeout);
-        }
-        stream.set_read_timeout(Some(left)).map_err(HeadError::Gone)?;
-        match stream.read(&mut chunk) {
-            Ok(0) => return Err(HeadError::Gone(io::ErrorKind::UnexpectedEof.into())),
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(HeadError::Gone(e)),
-        }
     }
 }

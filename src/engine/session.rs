@@ -58,7 +58,7 @@ impl Session {
             connect_by: Some(now + sio.connect_timeout),
             outlet,
             client,
-            namespaces: Namespaces::default(),
+            namespaces: Namespaces::new(sio.max_attachments, sio.max_payload),
             ctx,
         }
     }

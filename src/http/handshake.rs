@@ -9,7 +9,8 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use super::origin::Verdict;
+use super::body::{self, BodyRefused};
+use super::origin::{OriginPolicy, Verdict};
 use super::{Request, Response};
 use crate::config::Config;
 use crate::wire::Wire;
@@ -34,33 +35,54 @@ pub enum Route {
 pub type Pages = HashMap<String, Response>;
 
 /// Decides what to do with `req`. Checks are made in the order a reader would
-/// ask them: which path, which method, is it an upgrade, which version, is the
-/// key well formed, may this Origin connect.
+/// ask them: is the body framed unambiguously, which path, which method, is
+/// it an upgrade, which version, is the key well formed, may this Origin
+/// connect.
 pub fn route(req: &Request, config: &Config, pages: &Pages) -> Route {
+    // RFC 9112 §6.3: invalid framing is a 400 on any path. A well-framed
+    // body on a page request is left unread: every answer here closes the
+    // connection, so its bytes can never be read as a request.
+    if let Err(BodyRefused(response)) = body::framing(req) {
+        return Route::Respond(response);
+    }
     // A page and the WebSocket endpoint may share a path (e.g. both on `/`):
-    // a request asking to upgrade gets the WebSocket, any other the page.
-    let upgrading = req.header_has_token("Upgrade", "websocket");
-    let page = pages.get(&req.path).filter(|_| !(upgrading && req.path == config.ws_path));
-    let wire = if req.path == config.ws_path && page.is_none() {
-        Wire::Json
-    } else if let Some(page) = page {
-        return match req.method.as_str() {
-            "GET" | "HEAD" => Route::Respond(page.clone()),
-            _ => {
-                Route::Respond(refuse(405, format!("{} only answers GET", req.path)).with_header("Allow", "GET, HEAD"))
-            }
-        };
-    } else if req.path.starts_with("/socket.io/") && config.socketio.path != "/socket.io/" {
-        // Only reached when socket.io was moved to another path.
-        return Route::Respond(refuse(404, format!("socket.io is served under {}", config.socketio.path)));
-    } else {
+    // a request with WebSocket headers gets the WebSocket (or the reason its
+    // upgrade is broken), any other the page. Such a request never gets a
+    // page: its client expects a 101.
+    let is_ws_path = req.path == config.ws_path;
+    if let Some(page) = pages.get(&req.path) {
+        if !wants_websocket(req) {
+            return match req.method.as_str() {
+                "GET" | "HEAD" => Route::Respond(page.clone()),
+                _ => Route::Respond(
+                    refuse(405, format!("{} only answers GET", req.path)).with_header("Allow", "GET, HEAD"),
+                ),
+            };
+        }
+        if !is_ws_path {
+            return Route::Respond(refuse(
+                400,
+                format!("{} serves a page, not a WebSocket: the WebSocket endpoint is {}", req.path, config.ws_path),
+            ));
+        }
+    } else if !is_ws_path {
+        if req.path.starts_with("/socket.io/") && config.socketio.path != "/socket.io/" {
+            // Only reached when socket.io was moved to another path.
+            return Route::Respond(refuse(404, format!("socket.io is served under {}", config.socketio.path)));
+        }
         return Route::Respond(refuse(404, format!("no page or WebSocket endpoint at {}", req.path)));
-    };
+    }
 
     match check_upgrade(req, config) {
-        Ok((key, origin)) => Route::Upgrade { key, wire, origin },
+        Ok((key, origin)) => Route::Upgrade { key, wire: Wire::Json, origin },
         Err(response) => Route::Respond(response),
     }
+}
+
+/// True when a request carries the headers of a WebSocket upgrade, complete
+/// or not: `Upgrade: websocket` or a `Sec-WebSocket-Key`.
+fn wants_websocket(req: &Request) -> bool {
+    req.header_has_token("Upgrade", "websocket") || req.header("Sec-WebSocket-Key").is_some()
 }
 
 /// The checks every WebSocket upgrade must pass, on any path (`/ws` and
@@ -76,6 +98,10 @@ pub fn check_upgrade(req: &Request, config: &Config) -> Result<(String, Verdict)
         return Err(refuse(400, "a WebSocket upgrade needs HTTP/1.1"));
     }
     if !req.header_has_token("Upgrade", "websocket") {
+        if req.header("Sec-WebSocket-Key").is_some() {
+            // Half an upgrade: the client meant a WebSocket (RFC 6455 §4.2.1: 400).
+            return Err(refuse(400, "a WebSocket upgrade needs 'Upgrade: websocket' beside its Sec-WebSocket-Key"));
+        }
         return Err(refuse(426, format!("{} only speaks WebSocket: send 'Upgrade: websocket'", req.path))
             .with_header("Upgrade", "websocket")
             .with_header("Sec-WebSocket-Version", "13"));
@@ -83,22 +109,32 @@ pub fn check_upgrade(req: &Request, config: &Config) -> Result<(String, Verdict)
     if !req.header_has_token("Connection", "upgrade") {
         return Err(refuse(400, "missing 'Connection: Upgrade' header"));
     }
+    if req.header("Host").is_none() {
+        return Err(refuse(400, "a WebSocket upgrade needs a Host header"));
+    }
     if req.header("Sec-WebSocket-Version").map(str::trim) != Some("13") {
         let got = req.header("Sec-WebSocket-Version").unwrap_or("none");
         return Err(refuse(426, format!("unsupported Sec-WebSocket-Version {got}: this server speaks 13"))
             .with_header("Sec-WebSocket-Version", "13"));
     }
-    let key = match req.header("Sec-WebSocket-Key").map(str::trim) {
-        None => return Err(refuse(400, "missing Sec-WebSocket-Key header")),
-        Some(key) if !is_valid_key(key) => return Err(refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64")),
-        Some(key) => key.to_string(),
+    let mut keys = req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("Sec-WebSocket-Key"));
+    let key = match (keys.next().map(|(_, key)| key.trim()), keys.next()) {
+        (_, Some(_)) => return Err(refuse(400, "more than one Sec-WebSocket-Key header")),
+        (None, _) => return Err(refuse(400, "missing Sec-WebSocket-Key header")),
+        (Some(key), _) if !is_valid_key(key) => {
+            return Err(refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64"))
+        }
+        (Some(key), _) => key.to_string(),
     };
+    // A body behind an upgrade request would be read as WebSocket frames.
+    match body::framing(req) {
+        Ok(framing) if framing.is_empty() => {}
+        Ok(_) => return Err(refuse(400, "a WebSocket upgrade request takes no body")),
+        Err(BodyRefused(response)) => return Err(response),
+    }
     match config.origins.check(req.header("Origin"), req.header("Host")) {
         Ok(origin) => Ok((key, origin)),
-        Err(origin) => Err(refuse(
-            403,
-            format!("origin {origin} is not allowed; allow it with ServerBuilder::allow_origin(\"{origin}\")"),
-        )),
+        Err(origin) => Err(OriginPolicy::refusal(&origin)),
     }
 }
 
@@ -164,16 +200,20 @@ mod tests {
 
     #[test]
     fn a_page_and_the_websocket_can_share_a_path() {
-        let (req, _) = parse_head(b"GET / HTTP/1.1\r\n\r\n", 64).unwrap().unwrap();
+        let (req, _) = parse_head(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", 64).unwrap().unwrap();
         let mut pages = Pages::new();
         pages.insert("/".into(), Response::refusal(200, "page"));
         let config = Config { ws_path: "/".into(), ..Config::default() };
         assert_eq!(status(route(&req, &config, &pages)), 200);
         let raw = format!(
-            "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n"
+            "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n"
         );
         let (req, _) = parse_head(raw.as_bytes(), 64).unwrap().unwrap();
         assert_eq!(status(route(&req, &config, &pages)), 101);
+        // Half an upgrade on the shared path is a broken upgrade, not a page request.
+        let broken = raw.replace("Upgrade: websocket\r\n", "");
+        let (req, _) = parse_head(broken.as_bytes(), 64).unwrap().unwrap();
+        assert_eq!(status(route(&req, &config, &pages)), 400);
     }
 
     #[test]
@@ -196,5 +236,11 @@ mod tests {
         assert_eq!(status(route_raw(&up("Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: c2hvcnQ=\r\n"))), 400);
         assert_eq!(status(route_raw(&up(&format!("{good}Origin: http://evil.example\r\n")))), 403);
         assert_eq!(status(route_raw(&up(&format!("{good}Origin: http://h:1\r\n")))), 101);
+        assert_eq!(status(route_raw(&up(&format!("{good}Sec-WebSocket-Key: {KEY}\r\n")))), 400);
+        assert_eq!(status(route_raw(&up(&good).replacen("Host: h:1\r\n", "", 1))), 400);
+        assert_eq!(status(route_raw(&up(&format!("{good}Content-Length: 1\r\n")))), 400);
+        assert_eq!(status(route_raw(&up(&format!("{good}Content-Length: 0\r\n")))), 101);
+        assert_eq!(status(route_raw(&up(&good).replacen("/ws", "/", 1))), 400);
+        assert_eq!(status(route_raw("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n")), 400);
     }
 }

@@ -3,16 +3,26 @@
 //! Browsers do not apply CORS to WebSocket: any page on any site can open a
 //! socket to any server, and the browser sends that page's cookies along. The
 //! browser does send an `Origin` header saying which site the page came from,
-//! and the server must check it. This module is that check.
+//! and the server must check it. This module is that check, and the CORS
+//! headers that socket.io's long-polling requests get from it.
 
-/// The allow-list. Built with [`ServerBuilder::allow_origin`](crate::ServerBuilder::allow_origin)
-/// and [`ServerBuilder::allow_any_origin`](crate::ServerBuilder::allow_any_origin).
+use super::{Request, Response};
+
+/// The allow-list. Built with [`ServerBuilder::allow_origin`](crate::ServerBuilder::allow_origin),
+/// [`ServerBuilder::allow_any_origin`](crate::ServerBuilder::allow_any_origin) and
+/// [`ServerBuilder::allow_credentials`](crate::ServerBuilder::allow_credentials).
 #[derive(Debug, Clone, Default)]
 pub struct OriginPolicy {
     /// Origins given with `allow_origin`, lower-cased, without a trailing `/`.
     pub allowed: Vec<String>,
     /// `allow_any_origin()` was called: every page may connect.
     pub any: bool,
+    /// `allow_credentials()` was called: long-polling answers to allowed
+    /// origins say `Access-Control-Allow-Credentials: true`, so that pages
+    /// there may send cookies and read the answers. Off by default (as in
+    /// Node socket.io's `cors` option): with `allow_any_origin()` it would
+    /// let every site read what this server tells a logged-in user.
+    pub credentials: bool,
 }
 
 /// Why an origin was let in, for the log.
@@ -51,6 +61,32 @@ impl OriginPolicy {
         Err(origin)
     }
     // ANCHOR_END: check
+
+    /// The `403` for a refused origin, saying how to allow it.
+    pub fn refusal(origin: &str) -> Response {
+        Response::refusal(
+            403,
+            format!("origin {origin} is not allowed; allow it with ServerBuilder::allow_origin(\"{origin}\")"),
+        )
+    }
+
+    /// The CORS headers of a long-polling answer: none without an `Origin`
+    /// (Node, curl), `Access-Control-Allow-Origin` for an allowed one (and
+    /// `Access-Control-Allow-Credentials` after `allow_credentials()`), or
+    /// the `403` for an origin that is not allowed.
+    pub fn cors_headers(&self, req: &Request) -> Result<Vec<(&'static str, String)>, Response> {
+        let Some(origin) = req.header("Origin") else { return Ok(Vec::new()) };
+        match self.check(Some(origin), req.header("Host")) {
+            Ok(_) => {
+                let mut headers = vec![("Access-Control-Allow-Origin", origin.to_string()), ("Vary", "Origin".into())];
+                if self.credentials {
+                    headers.push(("Access-Control-Allow-Credentials", "true".into()));
+                }
+                Ok(headers)
+            }
+            Err(origin) => Err(Self::refusal(&origin)),
+        }
+    }
 }
 
 /// True when `origin` (`scheme://host[:port]`) names the same host and port as
@@ -86,7 +122,7 @@ mod tests {
     use super::*;
 
     fn policy(list: &[&str]) -> OriginPolicy {
-        OriginPolicy { allowed: list.iter().map(|o| OriginPolicy::normalise(o)).collect(), any: false }
+        OriginPolicy { allowed: list.iter().map(|o| OriginPolicy::normalise(o)).collect(), ..OriginPolicy::default() }
     }
 
     #[test]
@@ -116,7 +152,19 @@ mod tests {
     fn listed_and_any() {
         let p = policy(&["http://127.0.0.1:5500/"]);
         assert_eq!(p.check(Some("http://127.0.0.1:5500"), Some("x:1")), Ok(Verdict::Listed));
-        let any = OriginPolicy { allowed: vec![], any: true };
+        let any = OriginPolicy { any: true, ..OriginPolicy::default() };
         assert_eq!(any.check(Some("http://evil.example"), Some("x:1")), Ok(Verdict::Listed));
+    }
+
+    #[test]
+    fn cors_credentials_only_when_chosen() {
+        let (req, _) =
+            crate::http::parse_head(b"GET / HTTP/1.1\r\nOrigin: http://a.example\r\n\r\n", 8).unwrap().unwrap();
+        let names = |p: &OriginPolicy| p.cors_headers(&req).unwrap().into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        let any = OriginPolicy { any: true, ..OriginPolicy::default() };
+        assert!(!names(&any).contains(&"Access-Control-Allow-Credentials"));
+        let with = OriginPolicy { credentials: true, ..any };
+        assert!(names(&with).contains(&"Access-Control-Allow-Credentials"));
+        assert_eq!(policy(&[]).cors_headers(&req).unwrap_err().status, 403);
     }
 }

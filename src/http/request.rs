@@ -65,30 +65,46 @@ pub fn read_head(
     max_len: usize,
     max_headers: usize,
 ) -> Result<(Request, Vec<u8>), HeadError> {
-    let mut buf = Vec::with_capacity(1024);
+    let mut buffer = Vec::with_capacity(1024);
+    let request = read_next_head(stream, &mut buffer, deadline, max_len, max_headers)?;
+    Ok((request, buffer))
+}
+
+/// Reads the next request head of a connection, starting with the bytes
+/// already in `buffer` (on a kept-alive connection: what came after the
+/// previous request and its body), and leaves in `buffer` what follows the
+/// head.
+pub fn read_next_head(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+    deadline: Instant,
+    max_len: usize,
+    max_headers: usize,
+) -> Result<Request, HeadError> {
     let mut chunk = [0u8; 1024];
     loop {
+        if let Some((request, len)) = parse_head(buffer, max_headers)? {
+            buffer.drain(..len);
+            return Ok(request);
+        }
+        if buffer.len() >= max_len {
+            return Err(HeadError::TooLarge("request head too large"));
+        }
         // Why a read timeout here and nowhere else: before the upgrade there is
         // no reader thread; the deadline is what stops a slowloris client.
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(if buf.is_empty() { HeadError::Gone(timed_out()) } else { HeadError::Timeout });
+            return Err(if buffer.is_empty() { HeadError::Gone(timed_out()) } else { HeadError::Timeout });
         }
         stream.set_read_timeout(Some(left)).map_err(HeadError::Gone)?;
-        let n = match stream.read(&mut chunk) {
+        match stream.read(&mut chunk) {
             Ok(0) => return Err(HeadError::Gone(io::ErrorKind::UnexpectedEof.into())),
-            Ok(n) => n,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if is_timeout(&e) => {
-                return Err(if buf.is_empty() { HeadError::Gone(e) } else { HeadError::Timeout })
+                return Err(if buffer.is_empty() { HeadError::Gone(e) } else { HeadError::Timeout })
             }
             Err(e) => return Err(HeadError::Gone(e)),
-        };
-        buf.extend_from_slice(&chunk[..n]);
-        match parse_head(&buf, max_headers)? {
-            Some((request, len)) => return Ok((request, buf.split_off(len))),
-            None if buf.len() >= max_len => return Err(HeadError::TooLarge("request head too large")),
-            None => {}
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Writing an HTTP response: a page, a refusal with its reason, a polling body.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
 
 /// An HTTP response the server sends and then closes the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,11 +78,36 @@ pub fn status_text(status: u16) -> &'static str {
         408 => "Request Timeout",
         411 => "Length Required",
         413 => "Content Too Large",
+        421 => "Misdirected Request",
         426 => "Upgrade Required",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
         503 => "Service Unavailable",
         _ => "Unknown",
+    }
+}
+
+/// After the last answer on a connection: half-closes and drains what the
+/// client still sends (up to a limit), so the kernel sends FIN rather than
+/// RST and the client reads the answer. (Closing a socket with unread bytes,
+/// such as a refused body, makes the kernel reset the connection, and a
+/// reset can destroy the answer before the client reads it.) Bounded in
+/// bytes (64 KiB) and time (1 s): a client that keeps sending cannot hold
+/// the thread.
+pub fn linger(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut sink = [0u8; 1024];
+    for _ in 0..64 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match stream.read(&mut sink) {
+            Ok(n) if n > 0 => continue,
+            _ => break,
+        }
     }
 }
 

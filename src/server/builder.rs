@@ -152,6 +152,30 @@ impl ServerBuilder {
         self
     }
 
+    /// Lets pages from allowed origins send cookies with their socket.io
+    /// long-polling requests and read the answers
+    /// (`Access-Control-Allow-Credentials: true`). Off by default. Only with
+    /// origins you trust: after `allow_any_origin()` it lets every site read
+    /// what this server answers your logged-in users.
+    pub fn allow_credentials(mut self) -> Self {
+        self.config.origins.credentials = true;
+        self
+    }
+
+    /// Answers only requests whose `Host` names `host` (a name or address,
+    /// without a port; call once per name). Every other name gets `421`:
+    /// against DNS rebinding (chapter 07). Default: every host name.
+    pub fn allow_host(mut self, host: &str) -> Self {
+        self.config.allowed_hosts.allowed.push(crate::http::host::HostPolicy::normalise(host));
+        self
+    }
+
+    /// Most binary attachments one socket.io packet may announce (default 10).
+    pub fn socketio_max_attachments(mut self, attachments: usize) -> Self {
+        self.config.socketio.max_attachments = attachments;
+        self
+    }
+
     /// Binds the listening socket. Nothing is accepted until `run` or `spawn`.
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server> {
         let listener = TcpListener::bind(addr)?;

@@ -37,10 +37,6 @@ use super::{Inbound, Outgoing};
 pub const RESERVED_EVENTS: [&str; 6] =
     ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
 
-/// Most attachments one packet may announce. Each one is a separate message
-/// bounded by maxPayload, so this bounds what one packet may hold.
-const MAX_ATTACHMENTS: usize = 256;
-
 /// The packet types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -124,8 +120,9 @@ pub fn decode(text: &str) -> Result<Packet, DecodeError> {
         let Some((count, after)) = rest.split_once('-') else {
             return bad("a binary packet must start with <attachments>-");
         };
+        // How many may follow is the Assembler's limit, not the syntax's.
         attachments = match count.parse::<usize>() {
-            Ok(n) if n <= MAX_ATTACHMENTS && count.bytes().all(|b| b.is_ascii_digit()) => n,
+            Ok(n) if count.bytes().all(|b| b.is_ascii_digit()) => n,
             _ => return bad(format!("bad attachment count {count:?}")),
         };
         rest = after;
@@ -232,40 +229,122 @@ impl Packet {
 
 /// Collects a binary packet's attachments as they arrive, one message each.
 /// One per connection: attachments of different packets never interleave.
-#[derive(Debug, Default)]
+///
+/// What it holds is bounded: a packet may announce at most
+/// `max_attachments`, and the attachments of the unfinished packet may hold
+/// at most `max_bytes` together. Otherwise one client could announce many
+/// attachments, send all but the last, and pin their memory for as long as
+/// it answers pings.
+#[derive(Debug)]
 pub struct Assembler {
     /// The packet waiting for attachments, and those received so far.
     pending: Option<(Packet, Vec<Vec<u8>>)>,
+    /// Bytes held in `pending`'s attachments.
+    held: usize,
+    max_attachments: usize,
+    max_bytes: usize,
+}
+
+/// Why attachments cannot be put together. The connection is closed with
+/// [`AssemblyError::close_code`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssemblyError {
+    /// The client broke the protocol (an attachment nobody announced, a
+    /// placeholder naming none): close 1002.
+    Malformed(DecodeError),
+    /// More attachments, or more bytes in them, than the limits allow:
+    /// close 1009, as for a message over maxPayload.
+    TooBig(String),
+}
+
+impl AssemblyError {
+    /// The WebSocket close code for this error: 1002 or 1009.
+    pub fn close_code(&self) -> u16 {
+        match self {
+            AssemblyError::Malformed(_) => 1002,
+            AssemblyError::TooBig(_) => 1009,
+        }
+    }
+}
+
+impl fmt::Display for AssemblyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AssemblyError::Malformed(e) => e.fmt(f),
+            AssemblyError::TooBig(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for AssemblyError {}
+
+impl From<DecodeError> for AssemblyError {
+    fn from(e: DecodeError) -> Self {
+        AssemblyError::Malformed(e)
+    }
+}
+
+fn malformed<T>(why: &str) -> Result<T, AssemblyError> {
+    Err(AssemblyError::Malformed(DecodeError(why.into())))
+}
+
+/// Node's limits: 10 attachments (socket.io-parser), 1,000,000 bytes (maxPayload).
+impl Default for Assembler {
+    fn default() -> Self {
+        Assembler::new(10, 1_000_000)
+    }
 }
 
 impl Assembler {
+    /// An assembler that lets a packet announce at most `max_attachments`
+    /// and hold at most `max_bytes` in them.
+    pub fn new(max_attachments: usize, max_bytes: usize) -> Assembler {
+        Assembler { pending: None, held: 0, max_attachments, max_bytes }
+    }
+
     /// A text packet arrived. Returns it when it is complete, or keeps it
     /// until its attachments arrive.
-    pub fn text(&mut self, packet: Packet) -> Result<Option<Packet>, DecodeError> {
+    pub fn text(&mut self, packet: Packet) -> Result<Option<Packet>, AssemblyError> {
         if self.pending.is_some() {
-            return bad("a new packet arrived before the attachments of the previous one");
+            return malformed("a new packet arrived before the attachments of the previous one");
+        }
+        if packet.attachments > self.max_attachments {
+            return Err(AssemblyError::TooBig(format!(
+                "a packet announces {} attachments; at most {} are allowed",
+                packet.attachments, self.max_attachments
+            )));
         }
         if packet.kind.is_binary() && packet.attachments > 0 {
             self.pending = Some((packet, Vec::new()));
+            self.held = 0;
             return Ok(None);
         }
         if packet.kind.is_binary() {
-            return reconstruct(packet, Vec::new()).map(Some);
+            return Ok(Some(reconstruct(packet, Vec::new())?));
         }
         Ok(Some(packet))
     }
 
     /// A binary message arrived: the next attachment of the waiting packet.
-    pub fn binary(&mut self, bytes: Vec<u8>) -> Result<Option<Packet>, DecodeError> {
+    pub fn binary(&mut self, bytes: Vec<u8>) -> Result<Option<Packet>, AssemblyError> {
         let Some((packet, mut buffers)) = self.pending.take() else {
-            return bad("a binary message arrived that no packet announced");
+            return malformed("a binary message arrived that no packet announced");
         };
+        self.held += bytes.len();
+        if self.held > self.max_bytes {
+            // `pending` is already empty: what was held is let go now.
+            return Err(AssemblyError::TooBig(format!(
+                "the attachments of one packet hold over maxPayload ({} bytes)",
+                self.max_bytes
+            )));
+        }
         buffers.push(bytes);
         if buffers.len() < packet.attachments {
             self.pending = Some((packet, buffers));
             return Ok(None);
         }
-        reconstruct(packet, buffers).map(Some)
+        self.held = 0;
+        Ok(Some(reconstruct(packet, buffers)?))
     }
 }
 
@@ -438,7 +517,8 @@ mod tests {
             r#"5["x"]"#,
             r#"5x-["x"]"#,
             r#"51-["x"#,
-            r#"599999-["x"]"#,
+            r#"5+1-["x"]"#,
+            r#"599999999999999999999999-["x"]"#,
             r#"299999999999999999999999["x"]"#,
         ] {
             assert!(decode(text).is_err(), "{text:?} should be refused");
@@ -477,7 +557,24 @@ mod tests {
         assert!(asm.binary(vec![9]).is_err());
         let bad = decode(r#"51-["m",{"_placeholder":true,"num":3}]"#).unwrap();
         asm.text(bad).unwrap();
-        assert!(asm.binary(vec![1]).is_err());
+        assert_eq!(asm.binary(vec![1]).unwrap_err().close_code(), 1002);
+    }
+
+    #[test]
+    fn attachments_are_bounded_in_number_and_bytes() {
+        let announce = |n: usize| decode(&format!(r#"5{n}-["m",{{"_placeholder":true,"num":0}}]"#)).unwrap();
+        let mut asm = Assembler::new(2, 10);
+        let too_many = asm.text(announce(3)).unwrap_err();
+        assert_eq!((too_many.close_code(), too_many.to_string().contains("3 attachments")), (1009, true));
+        assert_eq!(asm.text(announce(2)).unwrap(), None);
+        assert_eq!(asm.binary(vec![0; 6]).unwrap(), None);
+        let too_big = asm.binary(vec![0; 5]).unwrap_err();
+        assert_eq!((too_big.close_code(), too_big.to_string().contains("maxPayload")), (1009, true));
+        // Nothing is held after the refusal; exactly the limit fits.
+        assert_eq!(asm.text(announce(2)).unwrap(), None);
+        assert_eq!(asm.binary(vec![0; 5]).unwrap(), None);
+        assert!(asm.binary(vec![0; 5]).unwrap().is_some());
+        assert_eq!(Assembler::default().text(announce(11)).unwrap_err().close_code(), 1009);
     }
 
     #[test]
