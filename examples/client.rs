@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --example chat                                  # or: cargo run --example seed
 //! cargo run --example client -- ws://127.0.0.1:3000/ws      # in a second terminal (this URL is the default)
+//! PORT=8080 cargo run --example client                      # ws://127.0.0.1:8080/ws, like every example's PORT
 //! cargo run --example client -- --help                      # what it takes and what it understands
 //! ```
 //! Then type:
@@ -45,13 +46,12 @@ use tungstenite::{Message, WebSocket};
 const POLL: Duration = Duration::from_millis(50);
 /// How long to wait for the server's answer to our Close.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
-/// The address used when none is given.
-const DEFAULT_URL: &str = "ws://127.0.0.1:3000/ws";
 
 const USAGE: &str = "\
 usage: cargo run --example client -- [URL]
 
-A terminal client for wshub's JSON protocol on /ws. URL defaults to ws://127.0.0.1:3000/ws.
+A terminal client for wshub's JSON protocol on /ws. URL defaults to
+ws://127.0.0.1:3000/ws, or ws://127.0.0.1:$PORT/ws when PORT is set.
 
 Type a line to send it as a client-message, or:
   /emit <event> <json>   send any event, e.g. /emit chat-message \"hi\"
@@ -62,7 +62,8 @@ Every frame from the server is printed as `<- event: data`. When the connection
 is lost, the client connects again after 1 s, 2 s, 4 s ... at most 30 s.";
 
 fn main() {
-    let url = match parse_args(std::env::args().skip(1)) {
+    let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(3000);
+    let url = match parse_args(std::env::args().skip(1), &format!("ws://127.0.0.1:{port}/ws")) {
         Ok(Some(url)) => url,
         Ok(None) => return println!("{USAGE}"),
         Err(e) => {
@@ -77,8 +78,8 @@ fn main() {
     }
 }
 
-/// The URL to connect to, or `None` for `--help`.
-pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<String>, String> {
+/// The URL to connect to (`default` without one), or `None` for `--help`.
+pub fn parse_args(args: impl IntoIterator<Item = String>, default: &str) -> Result<Option<String>, String> {
     let mut url = None;
     for arg in args {
         match arg.as_str() {
@@ -88,7 +89,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Strin
             _ => url = Some(arg),
         }
     }
-    Ok(Some(url.unwrap_or_else(|| DEFAULT_URL.to_string())))
+    Ok(Some(url.unwrap_or_else(|| default.to_string())))
 }
 
 /// How long to wait between connection attempts: `first`, then twice as long

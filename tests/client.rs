@@ -121,10 +121,11 @@ fn terminal_client_reconnects_when_the_server_comes_back() {
 }
 
 /// `--help` asks for the usage, a URL is taken as it is, no argument means
-/// the default address, and an unknown option is refused.
+/// the default address (`main` makes it from `PORT`), and an unknown option
+/// is refused.
 #[test]
 fn terminal_client_arguments() {
-    let args = |list: &[&str]| client::parse_args(list.iter().map(|a| a.to_string()));
+    let args = |list: &[&str]| client::parse_args(list.iter().map(|a| a.to_string()), "ws://127.0.0.1:3000/ws");
     assert_eq!(args(&["--help"]), Ok(None));
     assert_eq!(args(&["-h"]), Ok(None));
     assert_eq!(args(&[]), Ok(Some("ws://127.0.0.1:3000/ws".to_string())));

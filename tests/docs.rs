@@ -200,6 +200,31 @@ fn every_rust_block_is_compiled_by_a_doctest() {
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 
+/// Every `rust,ignore` block is a quote (`<!-- quote: … -->`): the README
+/// says that the doctests' `ignored` are quotes, checked above line for
+/// line. Any other Rust block must compile (`no_run` if it must not run).
+#[test]
+fn every_ignored_rust_block_is_a_quote() {
+    let mut problems = Vec::new();
+    for file in markdown_files() {
+        let text = read(&file);
+        let lines: Vec<&str> = text.lines().collect();
+        for fence in fences(&lines) {
+            if !fence.info.split(',').any(|tag| tag.trim() == "ignore") {
+                continue;
+            }
+            let marker = lines[..fence.open].iter().rev().find(|l| !l.trim().is_empty());
+            if !marker.is_some_and(|l| l.trim().starts_with("<!-- quote:")) {
+                problems.push(format!(
+                    "{file}:{}: an ignored block that is not a quote; make it compile (`rust,no_run`) or quote a region",
+                    fence.open + 1
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
 /// Inline code spans of a line: the text between pairs of backticks.
 fn code_spans(line: &str) -> Vec<&str> {
     line.split('`').skip(1).step_by(2).collect()
