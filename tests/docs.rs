@@ -293,8 +293,7 @@ fn gdb_sessions_match_the_source() {
                 continue;
             }
             let mut last_place: Option<(String, usize)> = None;
-            for n in fence.open + 1..fence.close {
-                let line = lines[n];
+            for (n, line) in lines.iter().enumerate().take(fence.close).skip(fence.open + 1) {
                 let at = format!("{file}:{}", n + 1);
                 if let Some((function, path, number)) = debugger_frame(line) {
                     let source = read(&path);
