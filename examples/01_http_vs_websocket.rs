@@ -11,6 +11,9 @@
 //! ```
 //! Step through it: break on `wshub::http::handshake::route` (src/http/handshake.rs), which
 //! is where the server tells the two requests apart.
+//!
+//! The example's client waits for every answer without a timeout: the server is in this
+//! process and always answers, and a debugger may hold it at a breakpoint as long as you like.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -54,8 +57,8 @@ fn main() -> std::io::Result<()> {
 
 /// `GET /` by hand: the request, the response, and the end of the connection.
 fn plain_get(addr: SocketAddr) -> std::io::Result<()> {
+    // No read timeout (see the header): a blocking read waits for the server.
     let mut tcp = TcpStream::connect(addr)?;
-    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
     let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     show("client → server", request.as_bytes());
     tcp.write_all(request.as_bytes())?;
@@ -71,7 +74,6 @@ fn plain_get(addr: SocketAddr) -> std::io::Result<()> {
 /// An upgrade by hand, the first frame as raw bytes, then messages both ways.
 fn upgrade(addr: SocketAddr, io: &wshub::Io) -> std::io::Result<()> {
     let mut tcp = TcpStream::connect(addr)?;
-    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
     let request = format!(
         "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"

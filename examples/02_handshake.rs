@@ -13,6 +13,10 @@
 //! ```
 //! Step through it: break on `wshub::http::handshake::route` (src/http/handshake.rs) and
 //! `wshub::http::handshake::accept_response`.
+//!
+//! The example's client waits for every answer without a timeout: the server is in this
+//! process and always answers, and a debugger may hold it at a breakpoint as long as you like.
+//! (A read with a timeout would fail with `Interrupted system call` after such a stop.)
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -170,15 +174,19 @@ fn upgrade_request(addr: SocketAddr, key: &str, extra: &[&str]) -> String {
 
 /// Sends a request and returns the response head (and body, for refusals).
 fn send(addr: SocketAddr, request: &str) -> std::io::Result<String> {
+    // No read timeout (see the header): a blocking read waits for the server.
     let mut tcp = TcpStream::connect(addr)?;
-    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
     tcp.write_all(request.as_bytes())?;
     let mut response = Vec::new();
     let mut buf = [0u8; 1024];
     // A refusal ends with the server closing; a 101 keeps the connection open,
     // so stop at the end of its head.
     loop {
-        let n = tcp.read(&mut buf)?;
+        let n = match tcp.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue, // a signal: read again
+            Err(e) => return Err(e),
+        };
         response.extend_from_slice(&buf[..n]);
         if n == 0 || (response.starts_with(b"HTTP/1.1 101") && response.windows(4).any(|w| w == b"\r\n\r\n")) {
             break;

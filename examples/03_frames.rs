@@ -23,9 +23,12 @@ use tungstenite::Message;
 use wshub::Server;
 
 fn main() -> std::io::Result<()> {
-    // The server pings every 300 ms, so that a server ping shows up quickly.
+    // The server pings every 300 ms, so that a server ping shows up quickly,
+    // and gives up on a silent client only after a day: a debugger may hold
+    // this process at a breakpoint as long as you like (the server measures
+    // silence by the clock, which goes on while the process is stopped).
     let server =
-        Server::builder().heartbeat(Duration::from_millis(300), Duration::from_secs(10)).bind(("127.0.0.1", 0))?;
+        Server::builder().heartbeat(Duration::from_millis(300), Duration::from_secs(86_400)).bind(("127.0.0.1", 0))?;
     server.on_connection(|socket| {
         socket.emit("server-message", "Welcome to WebSocket");
         socket.on("client-message", |socket, data| socket.emit("echo", data));

@@ -61,6 +61,30 @@ fn main() -> std::io::Result<()> {
 
 /// Prints the name of every thread of this process.
 fn show_threads(moment: &str) {
+    let names = thread_names();
+    println!("\n{moment}\n    {} threads: {}", names.len(), names.join(", "));
+}
+
+/// Threads start and stop asynchronously: wait (200 tries, 10 ms apart) until
+/// there are `count` of them, each with its own name. A new thread starts
+/// with the name of the thread that spawned it (`conn-1-rx` is `conn-1` for a
+/// moment) and names itself as it begins to run, so a count alone would
+/// sometimes show a name twice. The tries are counted, not timed: a debugger
+/// holding the process costs none of them.
+fn wait_for_threads(count: usize) {
+    for _ in 0..200 {
+        let mut names = thread_names();
+        names.dedup();
+        if names.len() == count && thread_count() == count {
+            return;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    println!("(still not {count} threads with names of their own after 200 tries: {:?})", thread_names());
+}
+
+/// The names of this process's threads, sorted.
+fn thread_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir("/proc/self/task")
         .map(|tasks| {
             tasks
@@ -71,15 +95,9 @@ fn show_threads(moment: &str) {
         })
         .unwrap_or_default();
     names.sort();
-    println!("\n{moment}\n    {} threads: {}", names.len(), names.join(", "));
+    names
 }
 
-/// Threads start and stop asynchronously: wait (up to 2 s) for the count.
-fn wait_for_threads(count: usize) {
-    for _ in 0..200 {
-        if std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(count) == count {
-            return;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
 }

@@ -12,10 +12,12 @@
 //! lets it in, the `allow_host` list does not.
 //!
 //! Step through it: break on `wshub::http::origin::OriginPolicy::check` (src/http/origin.rs).
+//!
+//! The example's client waits for every answer without a timeout: the server is in this
+//! process and always answers, and a debugger may hold it at a breakpoint as long as you like.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
 
 use wshub::Server;
 
@@ -70,11 +72,20 @@ fn upgrade_status(addr: SocketAddr, host: &str, origin: Option<&str>) -> std::io
         request.push_str(&format!("Origin: {origin}\r\n"));
     }
     request.push_str("\r\n");
+    // No read timeout (see the header): a blocking read waits for the server.
     let mut tcp = TcpStream::connect(addr)?;
-    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
     tcp.write_all(request.as_bytes())?;
+    // The status line: read until its end (one read may bring less).
+    let mut response = Vec::new();
     let mut buf = [0u8; 512];
-    let n = tcp.read(&mut buf)?;
-    let response = String::from_utf8_lossy(&buf[..n]);
+    while !response.windows(2).any(|w| w == b"\r\n") {
+        match tcp.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue, // a signal: read again
+            Err(e) => return Err(e),
+        }
+    }
+    let response = String::from_utf8_lossy(&response);
     Ok(response.lines().next().unwrap_or_default().trim_start_matches("HTTP/1.1 ").to_string())
 }

@@ -11,6 +11,14 @@
 //! Step through it: break on `wshub::connection::Connection::on_heartbeat`
 //! (src/connection.rs): it fires every 500 ms per client; the silent client
 //! is closed on the first tick after 1.5 s without a byte from it.
+//!
+//! This example is about time, so a debugger changes what it prints: the
+//! server measures silence by the clock, which goes on while the process is
+//! stopped. Hold it at a breakpoint for more than 1.5 s and, on `continue`,
+//! the healthy client may be closed as silent too (its pong is waiting, unread,
+//! when the tick finds 1.5 s gone); the `t=` times grow by the pause, and the
+//! silent client's buffer holds fewer pings. Stops shorter than half a second
+//! change nothing.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

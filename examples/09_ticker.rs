@@ -37,7 +37,15 @@ const PAGE: &str = r#"<!doctype html>
 fn main() -> std::io::Result<()> {
     let serve = std::env::args().any(|a| a == "--serve");
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-    let server = Server::builder().page("/", PAGE).bind(("127.0.0.1", port))?;
+    let mut builder = Server::builder().page("/", PAGE);
+    if !serve {
+        // The built-in client lives in this process, so a debugger stops it
+        // together with the server: the server need not give up on a silent
+        // client (by default after 45 s, measured by a clock that runs on
+        // while the process is stopped). A day, so any stop is safe.
+        builder = builder.heartbeat(Duration::from_secs(25), Duration::from_secs(86_400));
+    }
+    let server = builder.bind(("127.0.0.1", port))?;
     server.on_connection(|socket| socket.emit("server-message", "Welcome to the ticker"));
 
     // ANCHOR: io

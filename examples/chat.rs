@@ -1,4 +1,5 @@
-//! A chat server: nicknames, rooms and who is online, with its own page.
+//! A chat server: nicknames, rooms, who is online, who is typing, and each room's
+//! last messages for whoever joins it, with its own page.
 //!
 //! ```sh
 //! cargo run --example chat                 # open http://127.0.0.1:3000 in two browser windows
@@ -25,31 +26,44 @@
 //!   set-nick      "ana"         1–20 letters, digits, - _ . ; unique (ignoring case); not "guest-…".
 //!                               Ask for an ack ("ack": n) to get {"ok":true,"nick":"ana"}
 //!                               or {"ok":false,"error":"..."}.
+//!                               A taken name's reply also has "taken":true (a page restoring
+//!                               its name after a reload tries again: its old socket may not
+//!                               have been closed yet).
 //!   chat-message  "hello"       1–500 characters, to everyone in your room (you included).
 //!   join-room     "rust"        1–24 of a-z 0-9 - _ (upper case is lowered); leaves your old room.
+//!   typing        true | false  you started or stopped typing: told to the others in your room.
 //!   client-message  any         the seed tutorial's event: logged, and answered with a server-message.
 //!
 //! server → client
-//!   server-message  "text"      "Welcome to WebSocket" on connect; then notices (joined, left, renamed).
+//!   server-message  "text"      "Welcome to WebSocket" on connect; the answer to client-message.
 //!   room-joined   {room, nick}  you are in `room` as `nick`: on connect (lobby, guest-N) and after join-room.
+//!   history       {room, messages}   right after room-joined: the room's last 50 chat-messages, oldest first.
+//!   notice        {room, text, at}   something happened in `room`: joined, left, renamed.
 //!   online        {room, users} the nicknames in `room`, sorted; sent to the room whenever it changes.
-//!   chat-message  {from, text, room, at}   `at`: milliseconds since the Unix epoch.
+//!   chat-message  {id, from, text, room, at}   `at`: milliseconds since the Unix epoch; `id`
+//!                               counts up in this server's run (with `at`, it names a message).
+//!   typing        {room, nick, typing}   someone else in your room started (true) or stopped typing.
 //!   error         {message, event}         your `event` was refused; the connection stays open.
 //! ```
 //! Everyone starts in room `lobby` as `guest-<socket id>`. Bad input never closes the connection:
 //! it is answered with `error` (and, for `set-nick`, the ack says why too).
 //!
+//! Every event about a room names the room, so a page that switches rooms files each line under
+//! the room it belongs to, whatever order the events arrive in: `room-joined` and `history` are
+//! queued on the client's own thread, notices and messages travel through the hub.
+//!
 //! # Step through it
 //! Break on `chat::on_chat_message` (this file), send a message from the page, and look at the
 //! backtrace: the handler runs on the sender's own thread `conn-N`, called by `Socket::dispatch`
 //! from `Connection::on_message` (`src/socket.rs`, `src/connection.rs`).
-//! The other handlers are `chat::on_connection`, `chat::on_set_nick`, `chat::on_join_room` and
-//! `chat::on_disconnect`. The shared state is [`Chat`]: one map behind a `Mutex`.
+//! The other handlers are `chat::on_connection`, `chat::on_set_nick`, `chat::on_join_room`,
+//! `chat::on_typing` and `chat::on_disconnect`. The shared state is [`Chat`]: who is where,
+//! and each room's last messages, each map behind its own `Mutex`.
 //!
 //! `tests/browser.rs` drives this server with a real Chromium; `tests/chat.rs` checks the events
 //! with a plain WebSocket client. Both reach [`bind`] through `#[path = "../examples/chat.rs"]`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::ToSocketAddrs;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -66,6 +80,12 @@ pub const MAX_NICK: usize = 20;
 pub const MAX_ROOM: usize = 24;
 /// Longest chat message, in characters.
 pub const MAX_MESSAGE: usize = 500;
+/// Messages a room remembers for whoever joins it.
+pub const HISTORY: usize = 50;
+/// Rooms whose history is kept; past this, the room that has been quiet the
+/// longest forgets its history (any client can name new rooms, so the count
+/// must be bounded: at most 100 × 50 messages of 500 characters, about 10 MB).
+pub const HISTORY_ROOMS: usize = 100;
 /// New arrivals are called `guest-<id>`; nobody may pick such a name.
 const GUEST_PREFIX: &str = "guest-";
 
@@ -97,14 +117,20 @@ pub fn bind(addr: impl ToSocketAddrs) -> std::io::Result<Server> {
     Ok(server)
 }
 
-/// The chat's shared state: who is connected, under which nickname, in which room.
+/// The chat's shared state: who is connected, under which nickname, in which
+/// room; and each room's last messages.
 ///
-/// Handlers run on each client's own thread, so the map is shared between
-/// threads: an `Arc` to share it, a std `Mutex` to change it. Nothing blocks
-/// for long while holding it (no I/O: emitting only queues a command for the hub).
+/// Handlers run on each client's own thread, so the maps are shared between
+/// threads: an `Arc` to share them, a std `Mutex` to change them. Nothing blocks
+/// for long while holding one (no I/O: emitting only queues a command for the
+/// hub). When both are needed, `users` is locked first, then `history`.
+///
+/// Every handler closure captures a clone of `Chat` and nothing else, so the
+/// closures are `Send + 'static`: they would run unchanged on any thread.
 #[derive(Clone, Default)]
 pub struct Chat {
     users: Arc<Mutex<HashMap<SocketId, User>>>,
+    history: Arc<Mutex<History>>,
 }
 
 /// One connected client, as the chat knows it.
@@ -115,8 +141,10 @@ struct User {
 }
 
 /// What `chat-message` carries from the server to the room.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct ChatMessage {
+    /// Counts up from 1 in this server's run.
+    id: u64,
     from: String,
     text: String,
     room: String,
@@ -124,11 +152,45 @@ struct ChatMessage {
     at: u64,
 }
 
+/// The last [`HISTORY`] messages of at most [`HISTORY_ROOMS`] rooms.
+#[derive(Default)]
+struct History {
+    rooms: HashMap<String, VecDeque<ChatMessage>>,
+    last_id: u64,
+}
+
+impl History {
+    /// Keeps `message` as its room's newest, forgetting the oldest past [`HISTORY`].
+    fn remember(&mut self, message: ChatMessage) {
+        if !self.rooms.contains_key(&message.room) && self.rooms.len() >= HISTORY_ROOMS {
+            let quietest = self.rooms.iter().min_by_key(|(_, m)| m.back().map_or(0, |m| m.id)).map(|(r, _)| r.clone());
+            if let Some(room) = quietest {
+                self.rooms.remove(&room);
+            }
+        }
+        let messages = self.rooms.entry(message.room.clone()).or_default();
+        if messages.len() == HISTORY {
+            messages.pop_front();
+        }
+        messages.push_back(message);
+    }
+
+    /// The room's kept messages, oldest first.
+    fn of(&self, room: &str) -> Vec<ChatMessage> {
+        self.rooms.get(room).map(|m| m.iter().cloned().collect()).unwrap_or_default()
+    }
+}
+
 impl Chat {
     /// Locks the map. A handler that panicked while holding the lock poisons
     /// it, but every change below leaves the map whole, so the chat goes on.
     fn users(&self) -> MutexGuard<'_, HashMap<SocketId, User>> {
         self.users.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Locks the history (poisoning ignored, as for [`Chat::users`]).
+    fn history(&self) -> MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -144,9 +206,8 @@ fn on_connection(chat: &Chat, socket: &Socket) {
         // slower thread can never overwrite a newer list with an older one.
         let mut users = chat.users();
         users.insert(socket.id(), User { nick: nick.clone(), room: LOBBY.to_string() });
-        socket.join(LOBBY);
-        socket.emit("room-joined", json!({ "room": LOBBY, "nick": nick }));
-        socket.io().to(LOBBY).emit("server-message", format!("{nick} joined #{LOBBY}"));
+        enter_room(chat, socket, LOBBY, &nick);
+        notice(socket.io(), LOBBY, format!("{nick} joined #{LOBBY}"));
         send_online(&users, socket.io(), LOBBY);
     }
 
@@ -158,6 +219,8 @@ fn on_connection(chat: &Chat, socket: &Socket) {
     socket.on("chat-message", move |socket, data| on_chat_message(&c, socket, data));
     let c = chat.clone();
     socket.on("join-room", move |socket, data| on_join_room(&c, socket, data));
+    let c = chat.clone();
+    socket.on("typing", move |socket, data| on_typing(&c, socket, data));
     socket.on("client-message", on_client_message);
     let c = chat.clone();
     socket.on_disconnect(move |socket, reason| on_disconnect(&c, socket, reason));
@@ -173,7 +236,9 @@ fn on_set_nick(chat: &Chat, socket: &Socket, data: Value) -> Value {
     let taken = users.iter().any(|(id, user)| *id != socket.id() && user.nick.to_lowercase() == wanted.to_lowercase());
     if taken {
         drop(users);
-        return refuse(socket, "set-nick", format!("the nickname {wanted:?} is taken"));
+        let mut reply = refuse(socket, "set-nick", format!("the nickname {wanted:?} is taken"));
+        reply["taken"] = json!(true);
+        return reply;
     }
     let Some(me) = users.get_mut(&socket.id()) else {
         drop(users);
@@ -183,7 +248,7 @@ fn on_set_nick(chat: &Chat, socket: &Socket, data: Value) -> Value {
     let room = me.room.clone();
     if old != wanted {
         log::info!("chat: socket {}: {old} is now {wanted}", socket.id());
-        socket.io().to(room.as_str()).emit("server-message", format!("{old} is now known as {wanted}"));
+        notice(socket.io(), &room, format!("{old} is now known as {wanted}"));
         send_online(&users, socket.io(), &room);
     }
     json!({ "ok": true, "nick": wanted })
@@ -202,9 +267,15 @@ fn on_chat_message(chat: &Chat, socket: &Socket, data: Value) {
     let Some(user) = chat.users().get(&socket.id()).cloned() else {
         return; // already gone: nothing to say it to
     };
-    let message = ChatMessage { from: user.nick, text, room: user.room.clone(), at: now_ms() };
+    // Kept and sent under one lock: a client joining the room at the same
+    // moment (`enter_room`, under the same lock) either finds the message in
+    // the history or receives it from the hub, never both and never neither.
+    let mut history = chat.history();
+    history.last_id += 1;
+    let message = ChatMessage { id: history.last_id, from: user.nick, text, room: user.room, at: now_ms() };
     log::debug!("chat: #{} <{}> {}", message.room, message.from, message.text);
-    socket.io().to(user.room).emit("chat-message", message);
+    socket.io().to(message.room.as_str()).emit("chat-message", &message);
+    history.remember(message);
 }
 
 /// `join-room "rust"`: leave the current room for another one.
@@ -222,16 +293,51 @@ fn on_join_room(chat: &Chat, socket: &Socket, data: Value) {
     };
     let old = std::mem::replace(&mut me.room, room.clone());
     let nick = me.nick.clone();
-    if old != room {
-        socket.leave(&old);
-        socket.join(&room);
-        let io = socket.io();
-        io.to(old.as_str()).emit("server-message", format!("{nick} left #{old} for #{room}"));
-        io.to(room.as_str()).emit("server-message", format!("{nick} joined #{room}"));
-        send_online(&users, io, &old);
-        send_online(&users, io, &room);
+    if old == room {
+        enter_room(chat, socket, &room, &nick); // asked again (a page after a reconnect): say so again
+        return;
     }
+    socket.leave(&old);
+    let io = socket.io();
+    stopped_typing(socket, &old, &nick);
+    notice(io, &old, format!("{nick} left #{old} for #{room}"));
+    enter_room(chat, socket, &room, &nick);
+    notice(io, &room, format!("{nick} joined #{room}"));
+    send_online(&users, io, &old);
+    send_online(&users, io, &room);
+}
+
+/// Puts the socket in `room` and tells it so: `room-joined`, then the room's
+/// `history`. The join and the history are taken under the history's lock
+/// (see `on_chat_message`).
+fn enter_room(chat: &Chat, socket: &Socket, room: &str, nick: &str) {
+    let history = chat.history();
+    socket.join(room);
     socket.emit("room-joined", json!({ "room": room, "nick": nick }));
+    socket.emit("history", json!({ "room": room, "messages": history.of(room) }));
+}
+
+/// `typing true` / `typing false`: tell the others in this client's room.
+fn on_typing(chat: &Chat, socket: &Socket, data: Value) {
+    let Some(typing) = data.as_bool() else {
+        refuse(socket, "typing", format!("typing expects true or false, not {}", kind_of(&data)));
+        return;
+    };
+    let Some(user) = chat.users().get(&socket.id()).cloned() else {
+        return;
+    };
+    socket.to(user.room.as_str()).emit("typing", json!({ "room": user.room, "nick": user.nick, "typing": typing }));
+}
+
+/// Tells the others in `room` that `nick` is not typing there any more (it
+/// left), so that no page keeps showing "… is typing" for someone gone.
+fn stopped_typing(socket: &Socket, room: &str, nick: &str) {
+    socket.to(room).emit("typing", json!({ "room": room, "nick": nick, "typing": false }));
+}
+
+/// Sends a `notice` about `room` to everyone in it.
+fn notice(io: &Io, room: &str, text: String) {
+    io.to(room).emit("notice", json!({ "room": room, "text": text, "at": now_ms() }));
 }
 
 /// The seed tutorial's `client-message`: logged, and answered so that the
@@ -246,7 +352,8 @@ fn on_disconnect(chat: &Chat, socket: &Socket, reason: &str) {
     let mut users = chat.users();
     if let Some(user) = users.remove(&socket.id()) {
         log::info!("chat: {} left ({reason})", user.nick);
-        socket.io().to(user.room.as_str()).emit("server-message", format!("{} left", user.nick));
+        stopped_typing(socket, &user.room, &user.nick);
+        notice(socket.io(), &user.room, format!("{} left", user.nick));
         send_online(&users, socket.io(), &user.room);
     }
 }
@@ -312,17 +419,19 @@ fn valid_room(data: &Value) -> Result<String, String> {
 /// The data as a string, or a reason naming what came instead (never the
 /// data itself: it may be a megabyte long).
 fn expect_string<'a>(data: &'a Value, event: &str, example: &str) -> Result<&'a str, String> {
-    data.as_str().ok_or_else(|| {
-        let got = match data {
-            Value::Null => "nothing",
-            Value::Bool(_) => "a boolean",
-            Value::Number(_) => "a number",
-            Value::String(_) => "a string",
-            Value::Array(_) => "an array",
-            Value::Object(_) => "an object",
-        };
-        format!("{event} expects a string, like {example}, not {got}")
-    })
+    data.as_str().ok_or_else(|| format!("{event} expects a string, like {example}, not {}", kind_of(data)))
+}
+
+/// What kind of JSON value `data` is, in words.
+fn kind_of(data: &Value) -> &'static str {
+    match data {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn now_ms() -> u64 {

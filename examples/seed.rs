@@ -11,11 +11,13 @@
 //! client code connects as it is (chapter 13):
 //! ```sh
 //! npm ci                              # once: socket.io-client, for the page and the Node client
-//! node examples/seed-client.mjs       # the seed's client code in Node
+//! node examples/seed-client.mjs       # the seed's client code in Node: welcomed, then it exits
 //! ```
 //! or open <http://localhost:3000/> in a browser: the seed's client page
 //! (`examples/seed-page/`), with socket.io-client's own `socket.io.min.js`
-//! served from `node_modules/` (no CDN). Its console shows the welcome.
+//! served from `node_modules/` (no CDN). Its console shows the welcome. The page
+//! connects to the server that served it; with `PORT=8080` give the Node client
+//! the same `PORT=8080` (or `SERVER_URL=http://127.0.0.1:8080`).
 //! Step through it: put a breakpoint on `seed::on_client_message` (this file).
 
 use std::path::Path;

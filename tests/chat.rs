@@ -57,6 +57,21 @@ fn set_nick(client: &mut Client, nick: &str, id: u64) -> Value {
     ack(client, id)
 }
 
+/// Three named clients: ana and bob in the lobby, cat in `rust` (moved there
+/// with `join-room "Rust"`, which is lowered). Returns once ana has seen the
+/// lobby without cat.
+fn ana_and_bob_in_the_lobby_cat_in_rust(server: &ServerHandle) -> [Client; 3] {
+    let mut clients = ["ana", "bob", "cat"].map(|nick| {
+        let (mut client, _) = join(server);
+        set_nick(&mut client, nick, 1);
+        client
+    });
+    clients[2].emit("join-room", json!("Rust"));
+    assert_eq!(next(&mut clients[2], "room-joined", |_| true), json!({ "room": "rust", "nick": "cat" }));
+    online(&mut clients[0], "lobby", &["ana", "bob"]);
+    clients
+}
+
 /// The next `online` list for `room`, as nicknames.
 fn online(client: &mut Client, room: &str, users: &[&str]) {
     next(client, "online", |data| data["room"] == room && data["users"] == json!(users));
@@ -100,16 +115,7 @@ fn set_nick_acks_good_names_and_refuses_bad_ones() {
 #[test]
 fn a_message_reaches_its_room_only() {
     let server = start_chat();
-    let (mut ana, _) = join(&server);
-    let (mut bob, _) = join(&server);
-    let (mut cat, _) = join(&server);
-    set_nick(&mut ana, "ana", 1);
-    set_nick(&mut bob, "bob", 1);
-    set_nick(&mut cat, "cat", 1);
-
-    cat.emit("join-room", json!("Rust"));
-    assert_eq!(next(&mut cat, "room-joined", |_| true), json!({ "room": "rust", "nick": "cat" }));
-    online(&mut ana, "lobby", &["ana", "bob"]);
+    let [mut ana, mut bob, mut cat] = ana_and_bob_in_the_lobby_cat_in_rust(&server);
 
     ana.emit("chat-message", json!("  lobby only  "));
     let got = next(&mut bob, "chat-message", |_| true);
@@ -165,6 +171,93 @@ fn leaving_updates_the_room() {
     online(&mut ana, "lobby", &["ana", "bob"]);
 
     bob.ws.close(None).expect("close");
-    next(&mut ana, "server-message", |d| d == "bob left");
+    let left = next(&mut ana, "notice", |d| d["text"] == "bob left");
+    assert_eq!(left["room"], "lobby");
     online(&mut ana, "lobby", &["ana"]);
+}
+
+/// Whoever enters a room gets `room-joined` and then `history`: the room's
+/// last 50 messages, oldest first, with their ids and times; a room nobody
+/// wrote in has an empty history, and each room keeps its own.
+#[test]
+fn joining_a_room_brings_its_last_50_messages() {
+    let server = start_chat();
+    let (mut ana, _) = join(&server);
+    set_nick(&mut ana, "ana", 1);
+    for n in 1..=60 {
+        ana.emit("chat-message", json!(format!("message {n}")));
+    }
+    // ana has all 60 back: the hub has them, and so has the history.
+    next(&mut ana, "chat-message", |d| d["text"] == "message 60");
+
+    let (mut bob, _) = join(&server);
+    let history = next(&mut bob, "history", |_| true);
+    assert_eq!(history["room"], "lobby");
+    let texts: Vec<&str> =
+        history["messages"].as_array().expect("messages").iter().map(|m| m["text"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (11..=60).map(|n| format!("message {n}")).collect();
+    assert_eq!(texts, expected, "the last 50, oldest first");
+    let first = &history["messages"][0];
+    assert_eq!((&first["from"], &first["room"]), (&json!("ana"), &json!("lobby")));
+    let ids: Vec<u64> = history["messages"].as_array().unwrap().iter().map(|m| m["id"].as_u64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids count up: {ids:?}");
+
+    bob.emit("join-room", json!("rust"));
+    assert_eq!(next(&mut bob, "room-joined", |_| true)["room"], "rust");
+    assert_eq!(next(&mut bob, "history", |_| true), json!({ "room": "rust", "messages": [] }));
+    bob.emit("chat-message", json!("first in rust"));
+    next(&mut bob, "chat-message", |d| d["text"] == "first in rust");
+    bob.emit("join-room", json!("lobby"));
+    let back = next(&mut bob, "history", |_| true);
+    assert_eq!(back["messages"].as_array().map(Vec::len), Some(50), "rust's message is not lobby's");
+    assert_eq!(back["messages"][49]["text"], "message 60");
+}
+
+/// `typing true` reaches the others in the sender's room as
+/// `{room, nick, typing}`, not the sender and not another room; leaving the
+/// room tells them the typing stopped; a non-boolean is refused.
+#[test]
+fn typing_is_told_to_the_others_in_the_room() {
+    let server = start_chat();
+    let [mut ana, mut bob, mut cat] = ana_and_bob_in_the_lobby_cat_in_rust(&server);
+
+    // (cat leaving the lobby told bob "cat stopped typing": skipped by nick.)
+    let by_ana = |d: &Value| d["nick"] == "ana";
+    ana.emit("typing", json!(true));
+    assert_eq!(next(&mut bob, "typing", by_ana), json!({ "room": "lobby", "nick": "ana", "typing": true }));
+    ana.emit("typing", json!(false));
+    assert_eq!(next(&mut bob, "typing", by_ana)["typing"], false);
+
+    // The hub keeps order: once cat has her own message back, any typing
+    // sent before it would have reached her first. None did.
+    cat.emit("chat-message", json!("quiet here"));
+    let first = next(&mut cat, "chat-message", |_| true);
+    assert_eq!(first["text"], "quiet here");
+    // And ana never hears her own typing: her next frame after her message is the message.
+    ana.emit("chat-message", json!("done"));
+    let frame = ana.recv_json();
+    assert!(frame["event"] != "typing", "ana got her own typing: {frame}");
+
+    ana.emit("typing", json!(true));
+    next(&mut bob, "typing", |d| d["typing"] == true);
+    ana.emit("join-room", json!("rust"));
+    assert_eq!(next(&mut bob, "typing", by_ana), json!({ "room": "lobby", "nick": "ana", "typing": false }));
+
+    ana.emit("typing", json!("yes"));
+    let error = next(&mut ana, "error", |_| true);
+    assert_eq!(error["event"], "typing");
+}
+
+/// A taken nickname's reply says so (`"taken": true`), so that a page
+/// restoring its name after a reload knows to ask again.
+#[test]
+fn a_taken_nickname_is_marked_taken() {
+    let server = start_chat();
+    let (mut ana, _) = join(&server);
+    let (mut bob, _) = join(&server);
+    set_nick(&mut ana, "ana", 1);
+    let reply = set_nick(&mut bob, "Ana", 2);
+    assert_eq!((&reply["ok"], &reply["taken"]), (&json!(false), &json!(true)), "{reply}");
+    let reply = set_nick(&mut bob, "bad name", 3);
+    assert!(reply.get("taken").is_none(), "{reply}");
 }

@@ -12,6 +12,7 @@ mod client;
 
 use std::io::{self, Write};
 use std::thread;
+use std::time::Duration;
 
 use common::*;
 use crossbeam_channel::{unbounded, Receiver, Sender};
@@ -60,7 +61,7 @@ fn terminal_client_sends_lines_and_prints_every_push() {
     let ws = client::connect(&format!("ws://{}/ws", server.local_addr)).expect("connect");
     let (typed, lines) = unbounded();
     let (printed, out) = unbounded();
-    let session = thread::spawn(move || client::session(ws, lines, &mut Lines { tx: printed, partial: Vec::new() }));
+    let session = thread::spawn(move || client::session(ws, &lines, &mut Lines { tx: printed, partial: Vec::new() }));
 
     expect_line(&out, r#"<- server-message: "Welcome to WebSocket""#);
     typed.send("hello".to_string()).unwrap();
@@ -80,5 +81,54 @@ fn terminal_client_sends_lines_and_prints_every_push() {
     assert!(line.starts_with("<- chat-message: "), "{line}");
 
     drop(typed); // end of input, like Ctrl-D
-    session.join().expect("the session thread").expect("the session ends cleanly");
+    let end = session.join().expect("the session thread");
+    assert!(matches!(end, client::End::Quit), "the session ends as asked: {end:?}");
+}
+
+/// When the server shuts down (close 1001), the client says the connection
+/// is gone and when it will try again, refuses to send what is typed
+/// meanwhile, and connects again by itself once a server is back on the same
+/// address: the new server's welcome is printed. `/quit` then ends it.
+#[test]
+fn terminal_client_reconnects_when_the_server_comes_back() {
+    watchdog(120);
+    let server = chat::bind(("127.0.0.1", 0)).expect("bind").spawn().expect("spawn");
+    let addr = server.local_addr;
+    let (typed, lines) = unbounded();
+    let (printed, out) = unbounded();
+    let url = format!("ws://{addr}/ws");
+    let backoff = client::Backoff { first: Duration::from_millis(100), max: Duration::from_millis(400) };
+    let run = thread::spawn(move || client::run(&url, lines, &mut Lines { tx: printed, partial: Vec::new() }, backoff));
+
+    expect_line(&out, "-- connected to ws://");
+    expect_line(&out, r#"<- server-message: "Welcome to WebSocket""#);
+    server.shutdown().expect("shutdown");
+    expect_line(&out, r#"<- close 1001 "server shutting down""#);
+    expect_line(&out, "-- the server closed the connection; reconnecting in 0.1 s");
+    // Nothing listens now: the attempts fail and the waits grow, up to the most.
+    expect_line(&out, "; reconnecting in 0.2 s");
+    expect_line(&out, "; reconnecting in 0.4 s");
+    typed.send("hello?".to_string()).unwrap();
+    expect_line(&out, r#"-- not connected: "hello?" was not sent"#);
+
+    let server = chat::bind(addr).expect("bind the same address again").spawn().expect("spawn");
+    expect_line(&out, "-- connected to ws://");
+    expect_line(&out, r#"<- server-message: "Welcome to WebSocket""#);
+    typed.send("/quit".to_string()).unwrap();
+    expect_line(&out, "-- connection closed");
+    run.join().expect("the client thread").expect("the client ends cleanly");
+    server.shutdown().expect("shutdown");
+}
+
+/// `--help` asks for the usage, a URL is taken as it is, no argument means
+/// the default address (`main` makes it from `PORT`), and an unknown option
+/// is refused.
+#[test]
+fn terminal_client_arguments() {
+    let args = |list: &[&str]| client::parse_args(list.iter().map(|a| a.to_string()), "ws://127.0.0.1:3000/ws");
+    assert_eq!(args(&["--help"]), Ok(None));
+    assert_eq!(args(&["-h"]), Ok(None));
+    assert_eq!(args(&[]), Ok(Some("ws://127.0.0.1:3000/ws".to_string())));
+    assert_eq!(args(&["ws://127.0.0.1:8080/ws"]), Ok(Some("ws://127.0.0.1:8080/ws".to_string())));
+    assert!(args(&["--verbose"]).is_err_and(|e| e.contains("--verbose")));
 }

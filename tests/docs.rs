@@ -200,6 +200,133 @@ fn every_rust_block_is_compiled_by_a_doctest() {
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 
+/// Every `rust,ignore` block is a quote (`<!-- quote: … -->`): the README
+/// says that the doctests' `ignored` are quotes, checked above line for
+/// line. Any other Rust block must compile (`no_run` if it must not run).
+#[test]
+fn every_ignored_rust_block_is_a_quote() {
+    let mut problems = Vec::new();
+    for file in markdown_files() {
+        let text = read(&file);
+        let lines: Vec<&str> = text.lines().collect();
+        for fence in fences(&lines) {
+            if !fence.info.split(',').any(|tag| tag.trim() == "ignore") {
+                continue;
+            }
+            let marker = lines[..fence.open].iter().rev().find(|l| !l.trim().is_empty());
+            if !marker.is_some_and(|l| l.trim().starts_with("<!-- quote:")) {
+                problems.push(format!(
+                    "{file}:{}: an ignored block that is not a quote; make it compile (`rust,no_run`) or quote a region",
+                    fence.open + 1
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// The function a debugger line names, and where: `(function, file, line)`
+/// for a frame, a breakpoint stop or a thread in `info threads` whose place
+/// is in this repository (`… in wshub::socket::Socket::dispatch (…) at
+/// src/socket.rs:270` → `dispatch`, `src/socket.rs`, 270). Closures count as
+/// the function they are written in.
+fn debugger_frame(line: &str) -> Option<(String, String, usize)> {
+    let at = line.rfind(" at src/").or_else(|| line.rfind(" at examples/"))?;
+    let (file, number) = line[at + 4..].split_once(':')?;
+    let number: usize = number.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()?;
+    let head = &line[..at];
+    let symbol = if let Some((_, rest)) = head.split_once("hit Breakpoint ") {
+        rest.split_once(", ")?.1
+    } else if let Some((_, rest)) = head.split_once(" in ") {
+        rest
+    } else if head.trim_start().starts_with('#') {
+        head.trim_start().split_once(char::is_whitespace)?.1
+    } else {
+        head.rsplit_once('"')?.1
+    };
+    // The symbol ends at its argument list, outside any `<…>`.
+    let mut depth = 0;
+    let mut plain = String::new();
+    for c in symbol.trim_start().chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth -= 1,
+            '(' | ' ' if depth == 0 => break,
+            _ if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    let name = plain.split("::").filter(|s| !s.starts_with('{') && !s.is_empty()).last()?.to_string();
+    Some((name, file.to_string(), number))
+}
+
+/// The name of the last `fn` that starts at or before `line` (1-based) of `source`.
+fn enclosing_fn(source: &str, line: usize) -> Option<String> {
+    source
+        .lines()
+        .take(line)
+        .filter_map(|l| {
+            let after = l.split("fn ").nth(1)?;
+            let prefix = l.split("fn ").next()?.trim();
+            let is_item = prefix.is_empty()
+                || prefix
+                    .split_whitespace()
+                    .all(|w| ["pub", "pub(crate)", "const", "unsafe", "async", "extern"].contains(&w));
+            let name: String = after.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            (is_item && !name.is_empty()).then_some(name)
+        })
+        .last()
+}
+
+/// Debugger sessions quoted in the docs (```text blocks) still fit the code:
+/// every frame in wshub's own files names the function that the line is in,
+/// and every source line gdb printed (`270\t    let reply = …`) is that line
+/// of the file now. When code moves, refresh the session (chapter 10 says how).
+#[test]
+fn gdb_sessions_match_the_source() {
+    let mut problems = Vec::new();
+    for file in markdown_files() {
+        let text = read(&file);
+        let lines: Vec<&str> = text.lines().collect();
+        for fence in fences(&lines) {
+            if fence.info != "text" {
+                continue;
+            }
+            let mut last_place: Option<(String, usize)> = None;
+            for (n, line) in lines.iter().enumerate().take(fence.close).skip(fence.open + 1) {
+                let at = format!("{file}:{}", n + 1);
+                if let Some((function, path, number)) = debugger_frame(line) {
+                    let source = read(&path);
+                    match enclosing_fn(&source, number) {
+                        _ if source.is_empty() => problems.push(format!("{at}: {path} does not exist")),
+                        Some(found) if found == function => {}
+                        found => problems.push(format!(
+                            "{at}: {path}:{number} is in fn {}, not in {function}",
+                            found.unwrap_or_else(|| "nothing".into())
+                        )),
+                    }
+                    last_place = Some((path, number));
+                } else if let Some((number, shown)) = line.split_once('\t') {
+                    let Some((path, expected)) = last_place.take() else { continue };
+                    if number.parse::<usize>() != Ok(expected) {
+                        continue;
+                    }
+                    let actual = read(&path).lines().nth(expected - 1).unwrap_or_default().trim_end().to_string();
+                    if actual != shown.trim_end() {
+                        problems.push(format!("{at}: gdb showed {path}:{expected} as {shown:?}; it is now {actual:?}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} debugger line(s) no longer fit the source; run the session again and paste it:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
 /// Inline code spans of a line: the text between pairs of backticks.
 fn code_spans(line: &str) -> Vec<&str> {
     line.split('`').skip(1).step_by(2).collect()

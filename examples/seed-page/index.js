@@ -1,7 +1,11 @@
 //Client-side
 
 //Address of the server
-const socket = io("http://localhost:3000");
+// (The seed hard-codes "http://localhost:3000". This page is served by the
+// server it talks to, so it connects to whichever address served it: with
+// PORT=8080 that is http://localhost:8080, and a page opened as
+// http://127.0.0.1:3000 is not sent to "localhost", another origin.)
+const socket = io(location.origin);
 
 // socket.on("connect", (response) => {
 //   console.log("Response : ", response);

@@ -175,7 +175,34 @@ pub fn require(tool: &str, available: bool) -> bool {
         std::io::stderr(),
         "\n!!!! SKIPPED: {tool} not found; this test did not run. CI sets WSHUB_NO_SKIP=1 to fail instead. !!!!\n"
     );
+    record_skip(tool);
     false
+}
+
+/// Where the test binaries of one `cargo test` run note their skips:
+/// `target/tmp/skipped/<cargo's pid>/`. Every test binary of a run is a
+/// child of the same `cargo` process, so its pid names the run, and
+/// `tests/zz_skipped.rs`, the last binary of the run, finds exactly this
+/// run's notes there.
+pub fn skips_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("skipped")
+        .join(std::os::unix::process::parent_id().to_string())
+}
+
+/// Notes that the running test skipped because `tool` is missing: one file
+/// in [`skips_dir`], holding `tests/<binary>.rs <test name>\t<tool>`.
+fn record_skip(tool: &str) {
+    let exe = std::env::current_exe().ok();
+    let binary = exe.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    // Cargo names test binaries `<name>-<hash>`.
+    let binary = binary.rsplit_once('-').map_or(binary.as_str(), |(name, _)| name).to_string();
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    let dir = skips_dir();
+    let file: String = format!("{binary}-{test}").chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(file), format!("tests/{binary}.rs {test}\t{tool}"));
 }
 
 /// True when `program --version` runs.
