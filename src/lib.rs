@@ -55,9 +55,14 @@
 //! WebSocket under it. Its events then go through the same [`socket`] and
 //! [`hub`]. See `docs/13-socketio.md`.
 //!
+//! [`cluster`] stands beside all of this: several servers as one over Redis,
+//! in the wire format of Node's `@socket.io/redis-adapter`, so wshub and Node
+//! socket.io nodes can share rooms and broadcasts.
+//!
 //! [`config`] holds every limit and timeout with its default and the reason
 //! for it.
 
+pub mod cluster;
 pub mod config;
 pub mod connection;
 mod engine;
