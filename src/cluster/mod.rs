@@ -194,6 +194,7 @@ impl Cluster {
             control: control_rx,
             on_event: Box::new(on_event),
             settings: settings.clone(),
+            wake: jobs.clone(),
             up: false,
         };
         let mut threads = Vec::new();
@@ -311,6 +312,8 @@ impl Cluster {
     fn stop(&mut self) {
         self.jobs = None;
         self.control = None;
+        // The subscriber first: it holds a sender of the publisher's queue
+        // too, and the publisher ends when the last one is gone.
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }

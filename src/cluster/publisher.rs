@@ -22,6 +22,10 @@ pub(super) enum Job {
         /// The message's bytes.
         payload: Vec<u8>,
     },
+    /// The subscriber just (re)subscribed, so Redis is there: if this
+    /// thread is waiting out a back-off, it connects now instead. A message
+    /// queued after this one thus finds a connection.
+    Wake,
     /// `PUBSUB NUMSUB channel`, answered on `reply` (`None`: no connection).
     NumSub {
         /// The channel whose subscribers to count.
@@ -31,8 +35,8 @@ pub(super) enum Job {
     },
 }
 
-/// The thread's loop. It ends when every sender of `jobs` is dropped,
-/// after publishing what was still queued.
+/// The thread's loop. It ends when every sender of `jobs` is dropped (the
+/// `Cluster`'s and the subscriber's), after publishing what was still queued.
 pub(super) fn run(client: redis::Client, jobs: Receiver<Job>, settings: Settings) {
     let mut link = Link {
         client,
@@ -53,6 +57,11 @@ pub(super) fn run(client: redis::Client, jobs: Receiver<Job>, settings: Settings
         };
         select! {
             recv(jobs) -> job => match job {
+                Ok(Job::Wake) => {
+                    if link.con.is_none() {
+                        link.connect();
+                    }
+                }
                 Ok(job) => link.run(job),
                 Err(_) => break, // the Cluster was shut down and the queue is empty
             },
@@ -113,6 +122,7 @@ impl Link {
                 Job::Publish { channel, payload } => {
                     redis::cmd("PUBLISH").arg(channel).arg(payload).query::<i64>(con).map(|_| ())
                 }
+                Job::Wake => Ok(()),
                 Job::NumSub { channel, reply } => {
                     redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query::<(String, usize)>(con).map(|(_, n)| {
                         let _ = reply.send(Some(n));
@@ -139,6 +149,7 @@ impl Link {
             Job::NumSub { reply, .. } => {
                 let _ = reply.send(None);
             }
+            Job::Wake => {}
         }
     }
 }

@@ -11,9 +11,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use super::channels::Channels;
+use super::publisher::Job;
 use super::retry::{Backoff, Tally};
 use super::wire::{ChannelKind, Message};
 use super::{Event, Settings};
@@ -34,6 +35,8 @@ pub(super) struct Subscriber {
     pub(super) control: Receiver<Control>,
     pub(super) on_event: Box<dyn FnMut(Event) + Send>,
     pub(super) settings: Settings,
+    /// The publisher's queue, to wake it once Redis answers again.
+    pub(super) wake: Sender<Job>,
     /// Subscribed now: a lost connection is then reported once.
     pub(super) up: bool,
 }
@@ -105,6 +108,9 @@ impl Subscriber {
             }
         }
         backoff.succeeded();
+        // Before the event, so that what the owner publishes on hearing it
+        // finds the publisher connected (or connecting) too.
+        let _ = self.wake.try_send(Job::Wake);
         log::info!("redis-sub: subscribed at {} for {} namespace(s)", self.settings.address, self.namespaces.len());
         self.up = true;
         let namespaces = self.names();

@@ -214,12 +214,14 @@ impl Flags {
     }
 
     fn to_msgpack(&self) -> Mp {
+        // Node's keys come in the order the sender chained the calls
+        // (`io.volatile.compress(false)`); this is one such order.
         let mut pairs = Vec::new();
-        if let Some(compress) = self.compress {
-            pairs.push(("compress", Mp::from(compress)));
-        }
         if self.volatile {
             pairs.push(("volatile", Mp::from(true)));
+        }
+        if let Some(compress) = self.compress {
+            pairs.push(("compress", Mp::from(compress)));
         }
         if let Some(ms) = self.timeout_ms {
             pairs.push(("timeout", Mp::from(ms)));
