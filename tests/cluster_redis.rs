@@ -16,9 +16,13 @@ use wshub::cluster::{
 
 /// A cluster node whose events go into a channel.
 fn start_cluster(url: &str, namespaces: &[&str]) -> (Cluster, Receiver<Event>) {
+    start_with(ClusterConfig::new(url), namespaces)
+}
+
+fn start_with(config: ClusterConfig, namespaces: &[&str]) -> (Cluster, Receiver<Event>) {
     watchdog(120);
     let (tx, rx) = unbounded();
-    let cluster = Cluster::start(ClusterConfig::new(url), namespaces, move |event| {
+    let cluster = Cluster::start(config, namespaces, move |event| {
         let _ = tx.send(event);
     })
     .expect("start the cluster threads");
@@ -242,4 +246,24 @@ fn shutdown_flushes_unsubscribes_and_joins() {
                         // The subscriber thread is gone, and with it the callback (and its sender).
     assert!(events.try_iter().all(|e| matches!(e, Event::Disconnected { .. })));
     assert_eq!(events.recv_timeout(Duration::ZERO), Err(crossbeam_channel::RecvTimeoutError::Disconnected));
+}
+
+/// An idle subscription PINGs Redis (here every 100 ms) and stays up: no
+/// `Disconnected` while idle, and a message after the idle time arrives.
+#[test]
+fn an_idle_subscription_pings_and_stays_up() {
+    let Some(server) = RedisServer::start() else { return };
+    let mut config = ClusterConfig::new(&server.url());
+    config.ping_after = Duration::from_millis(100);
+    let (cluster, events) = start_with(config, &["/"]);
+    expect_subscribed(&events);
+    // Idle for about ten pings: nothing may happen meanwhile.
+    assert_eq!(events.recv_timeout(Duration::from_millis(1000)), Err(crossbeam_channel::RecvTimeoutError::Timeout));
+    let mut con = server.connection();
+    let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).expect("CLIENT LIST");
+    let subscriber = clients.lines().find(|l| l.contains(" psub=1 ")).expect("the subscriber's connection");
+    assert!(subscriber.contains(" cmd=ping "), "its last command was a PING: {subscriber}");
+    publish(&mut con, &cluster.channels("/").broadcast, &foreign_broadcast("n2", "after-idle"));
+    let Message::Broadcast(b) = next_message(&events).1 else { panic!("a broadcast") };
+    assert_eq!(b.packet.name, "after-idle");
 }

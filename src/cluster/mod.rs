@@ -82,6 +82,10 @@ pub struct ClusterConfig {
     /// The longest wait between two connection attempts (default 2 s), so
     /// that a restarted Redis is used again within a few seconds.
     pub max_retry: Duration,
+    /// After this long without a message the subscriber PINGs Redis
+    /// (default 10 s): a Redis that vanished without closing the connection
+    /// (a network cut) is found out this way, not never.
+    pub ping_after: Duration,
 }
 
 impl ClusterConfig {
@@ -95,6 +99,7 @@ impl ClusterConfig {
             max_message_bytes: 16 << 20,
             connect_timeout: Duration::from_secs(2),
             max_retry: Duration::from_secs(2),
+            ping_after: Duration::from_secs(10),
         }
     }
 }
@@ -182,7 +187,7 @@ impl Cluster {
             max_retry: config.max_retry,
             max_message_bytes: config.max_message_bytes,
             poll: Duration::from_millis(200),
-            ping_after: Duration::from_secs(10),
+            ping_after: config.ping_after,
         };
         let uid = new_id();
         let (jobs, job_rx) = bounded(config.publish_queue.max(1));
@@ -285,9 +290,7 @@ impl Cluster {
         answer
     }
 
-    /// Publishes raw bytes on any channel. For what the typed calls above
-    /// do not cover; a test uses it to publish foreign messages.
-    pub fn publish(&self, channel: String, payload: Vec<u8>) -> bool {
+    fn publish(&self, channel: String, payload: Vec<u8>) -> bool {
         self.queue(Job::Publish { channel, payload })
     }
 
