@@ -45,10 +45,15 @@
 //! 6. [`wire`] — the wire formats, pure codecs: the `/ws` JSON envelope,
 //!    Engine.IO and Socket.IO packets, WebSocket frames as bytes.
 //!
+//! [`cluster`] stands beside all of this: several servers as one over Redis,
+//! in the wire format of Node's `@socket.io/redis-adapter`, so wshub and Node
+//! socket.io nodes can share rooms and broadcasts.
+//!
 //! [`config`] holds every limit and timeout with its default and the reason
 //! for it. Threads: `listener`, `hub`, `engine-timers`, and one `conn-N` per
 //! connection; nothing else.
 
+pub mod cluster;
 pub mod config;
 pub mod connection;
 mod context;

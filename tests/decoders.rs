@@ -1,5 +1,6 @@
 //! Property tests for every decoder wshub wrote: the `/ws` JSON envelope, the
-//! HTTP request-head reader, and the Engine.IO / Socket.IO packet decoders.
+//! HTTP request-head reader, the Engine.IO / Socket.IO packet decoders, and
+//! the cluster messages other nodes publish on Redis.
 //! Arbitrary input never panics and always gives either a result or an error
 //! that says what is wrong.
 mod common;
@@ -11,6 +12,10 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use wshub::cluster::{
+    Broadcast, BroadcastOpts, ChannelKind, EventPacket, Flags, Message as ClusterMessage, RemoteSocket, Request,
+    RequestKind, Response, Selection,
+};
 use wshub::http::{parse_head, read_head, HeadError};
 use wshub::wire::{Inbound, Wire};
 use wshub::Message;
@@ -192,6 +197,145 @@ proptest! {
                 }
             }
             Err(e) => prop_assert!(!e.0.is_empty()),
+        }
+    }
+}
+
+// ---- cluster messages (src/cluster/wire.rs): what other nodes publish on Redis ----
+
+/// Event data as it crosses the cluster: JSON with bytes as `{"$binary":..}`
+/// markers. `floats`: include non-integer numbers (MessagePack carries them
+/// exactly; JSON text may round the last digit, and a whole float comes back
+/// as an integer, as in JavaScript).
+fn cluster_json(floats: bool) -> impl Strategy<Value = Value> {
+    let float = any::<f64>().prop_filter("finite, not whole", move |f| floats && f.is_finite() && f.fract() != 0.0);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        ".{0,12}".prop_map(Value::from),
+        prop::collection::vec(any::<u8>(), 0..40).prop_map(|b| wshub::binary(&b)),
+    ];
+    let leaf = if floats { prop_oneof![leaf, float.prop_map(Value::from)].boxed() } else { leaf.boxed() };
+    leaf.prop_recursive(3, 32, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+            prop::collection::hash_map(".{0,6}", inner, 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn names(n: usize) -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec(".{0,8}", 0..n)
+}
+
+fn event_packet() -> impl Strategy<Value = EventPacket> {
+    ("/[a-z]{0,5}", ".{0,10}", prop::collection::vec(cluster_json(true), 0..4))
+        .prop_map(|(nsp, name, args)| EventPacket { nsp, name, args })
+}
+
+fn broadcast_opts() -> impl Strategy<Value = BroadcastOpts> {
+    (names(3), names(3), any::<bool>(), any::<Option<bool>>(), any::<Option<u64>>(), any::<bool>()).prop_map(
+        |(rooms, except, volatile, compress, timeout_ms, expect_single_response)| BroadcastOpts {
+            rooms,
+            except,
+            flags: Flags { volatile, compress, timeout_ms, expect_single_response },
+        },
+    )
+}
+
+fn selection() -> impl Strategy<Value = Selection> {
+    (names(3), names(3)).prop_map(|(rooms, except)| Selection { rooms, except })
+}
+
+/// Any message of the Node adapter, with the kind of channel it goes on.
+fn cluster_message() -> impl Strategy<Value = (ChannelKind, ClusterMessage)> {
+    let id = "[A-Za-z0-9_-]{6}";
+    let broadcast = (id, event_packet(), broadcast_opts())
+        .prop_map(|(uid, packet, opts)| ClusterMessage::Broadcast(Broadcast { uid, packet, opts }));
+    let kind =
+        prop_oneof![
+            id.prop_map(|request_id| RequestKind::AllRooms { request_id }),
+            (selection(), names(3)).prop_map(|(select, rooms)| RequestKind::Join { select, rooms }),
+            (selection(), names(3)).prop_map(|(select, rooms)| RequestKind::Leave { select, rooms }),
+            (selection(), any::<bool>()).prop_map(|(select, close)| RequestKind::Disconnect { select, close }),
+            (id, selection()).prop_map(|(request_id, select)| RequestKind::Fetch { request_id, select }),
+            (prop::option::of(id), ".{0,10}", prop::collection::vec(cluster_json(false), 0..4))
+                .prop_map(|(request_id, name, args)| RequestKind::ServerSideEmit { request_id, name, args }),
+            (id, event_packet(), broadcast_opts())
+                .prop_map(|(request_id, packet, opts)| RequestKind::BroadcastWithAck { request_id, packet, opts }),
+        ];
+    let request = (id, kind).prop_map(|(uid, kind)| ClusterMessage::Request(Request { uid, kind }));
+    let socket = (".{0,8}", cluster_json(false), names(3), cluster_json(false))
+        .prop_map(|(id, handshake, rooms, data)| RemoteSocket { id, handshake, rooms, data });
+    let response = prop_oneof![
+        (id, names(4)).prop_map(|(request_id, rooms)| Response::AllRooms { request_id, rooms }),
+        (id, prop::collection::vec(socket, 0..3))
+            .prop_map(|(request_id, sockets)| Response::Fetch { request_id, sockets }),
+        (id, cluster_json(false)).prop_map(|(request_id, data)| Response::ServerSideEmitAck { request_id, data }),
+        (id, any::<u64>())
+            .prop_map(|(request_id, client_count)| Response::BroadcastClientCount { request_id, client_count }),
+        (id, cluster_json(true)).prop_map(|(request_id, data)| Response::BroadcastAck { request_id, data }),
+    ]
+    .prop_map(ClusterMessage::Response);
+    prop_oneof![
+        broadcast.prop_map(|m| (ChannelKind::Broadcast, m)),
+        request.prop_map(|m| (ChannelKind::Request, m)),
+        response.prop_map(|m| (ChannelKind::Response, m)),
+    ]
+}
+
+fn any_channel_kind() -> impl Strategy<Value = ChannelKind> {
+    prop_oneof![Just(ChannelKind::Broadcast), Just(ChannelKind::Request), Just(ChannelKind::Response)]
+}
+
+/// A cluster decoding error says it is one, and what is wrong.
+fn is_clear_cluster_error(e: &wshub::cluster::WireError) -> bool {
+    let text = e.to_string();
+    text.starts_with("invalid cluster message: ") && text.len() > 25
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Every message decodes from its own bytes to itself.
+    #[test]
+    fn cluster_messages_round_trip((kind, message) in cluster_message()) {
+        prop_assert_eq!(ClusterMessage::decode(kind, &message.encode()), Ok(message));
+    }
+
+    /// Random bytes on any kind of channel: a message or a clear error.
+    #[test]
+    fn cluster_random_bytes_never_panic(kind in any_channel_kind(), bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        if let Err(e) = ClusterMessage::decode(kind, &bytes) {
+            prop_assert!(is_clear_cluster_error(&e), "{e}");
+        }
+    }
+
+    /// A valid message with one byte changed, inserted or removed, or cut
+    /// short, on its own or another kind of channel: a message or a clear
+    /// error (a changed length prefix must not make it read past the end).
+    #[test]
+    fn cluster_mutated_messages_never_panic(
+        (kind, message) in cluster_message(),
+        other_kind in any_channel_kind(),
+        mutation in 0..4u8,
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut bytes = message.encode();
+        let i = at.index(bytes.len().max(1)).min(bytes.len());
+        match mutation {
+            0 if i < bytes.len() => bytes[i] = byte,
+            1 => bytes.insert(i, byte),
+            2 if i < bytes.len() => { bytes.remove(i); }
+            _ => bytes.truncate(i),
+        }
+        for kind in [kind, other_kind] {
+            if let Err(e) = ClusterMessage::decode(kind, &bytes) {
+                prop_assert!(is_clear_cluster_error(&e), "{e}");
+            }
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests: a watchdog, a server on port 0,
 //! a small blocking WebSocket client, raw HTTP requests, and the skip rule for
-//! tests that need tools outside Rust.
+//! tests that need tools outside Rust ([`redis_server`]: a real Redis).
 #![allow(dead_code)]
+
+pub mod redis_server;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
