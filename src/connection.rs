@@ -79,6 +79,7 @@ pub(crate) fn run_websocket(socket: TcpStream, rest: Vec<u8>, info: SocketInfo, 
     }
 
     let link = Link::new(socket, rest, outlet.clone(), config.websocket());
+    let connected = link.last_heard; // no ping yet: the upgrade counts as hearing from it
     let socket = Socket::new(info, Wire::Json, ctx.io.clone(), outlet, Value::Null);
     let mut conn = Connection {
         link,
@@ -86,7 +87,7 @@ pub(crate) fn run_websocket(socket: TcpStream, rest: Vec<u8>, info: SocketInfo, 
         ping_interval: config.ping_interval,
         idle_timeout: config.idle_timeout,
         close_timeout: config.close_timeout,
-        pinged_at: Instant::now(),
+        pinged_at: connected,
     };
     let ending = conn.run(ctx.namespace_handler("/").flatten());
     match &ending {
@@ -112,7 +113,8 @@ pub struct Connection {
     idle_timeout: Duration,
     close_timeout: Duration,
     /// When we last pinged: the next ping is due a ping interval after this
-    /// or after the client's last frame, whichever is later.
+    /// or after the client's last frame, whichever is later; while it has no
+    /// answer, the client has [`pong_wait`](Self::pong_wait) to give one.
     pinged_at: Instant,
 }
 
@@ -137,7 +139,8 @@ impl Connection {
     }
 
     /// When this thread must wake even if the client says nothing: the next
-    /// ping, the idle timeout, or (closing) the end of our wait for its Close.
+    /// ping, the end of the wait for its answer, or (closing) the end of our
+    /// wait for its Close.
     fn deadline(&self) -> Option<Instant> {
         let outlet = self.link.outlet();
         if let Some(since) = outlet.closing_since() {
@@ -147,8 +150,24 @@ impl Connection {
         if outlet.is_closing() {
             return None; // the client closed: tungstenite's reply ends it
         }
-        let next_ping = self.pinged_at.max(self.link.last_heard) + self.ping_interval;
-        Some(next_ping.min(self.link.last_heard + self.idle_timeout))
+        Some(match self.awaiting_pong() {
+            true => self.pinged_at + self.pong_wait(),
+            false => self.pinged_at.max(self.link.last_heard) + self.ping_interval,
+        })
+    }
+
+    /// True while our last ping has had no answer (nor any other frame).
+    fn awaiting_pong(&self) -> bool {
+        self.pinged_at > self.link.last_heard
+    }
+
+    /// How long a pinged client has to answer: what is left of the idle
+    /// timeout after a ping interval of silence (20 s of the default 45 s).
+    /// Counted from the ping, not from the last frame: a process stopped in
+    /// a debugger for a minute pings everyone when it goes on, and drops
+    /// only those who do not answer.
+    fn pong_wait(&self) -> Duration {
+        self.idle_timeout.saturating_sub(self.ping_interval).max(Duration::from_millis(1))
     }
 
     /// One complete message from the client.
@@ -180,7 +199,7 @@ impl Connection {
         }
     }
 
-    /// A deadline passed: ping, or give up on a client silent for too long.
+    /// A deadline passed: ping, or give up on a client that did not answer.
     // ANCHOR: on_deadline
     fn on_deadline(&mut self) -> Result<(), Ending> {
         let now = Instant::now();
@@ -188,12 +207,13 @@ impl Connection {
         if let Some((code, reason)) = outlet.our_close() {
             return Err(Ending::ServerClosed(code, format!("{reason}; no Close reply in time")));
         }
-        if now >= self.link.last_heard + self.idle_timeout {
-            // Best effort: a half-open peer will never read it.
-            outlet.close(1001, "heartbeat timeout", false);
-            return Err(Ending::Silent);
-        }
-        if now >= self.pinged_at.max(self.link.last_heard) + self.ping_interval {
+        if self.awaiting_pong() {
+            if now >= self.pinged_at + self.pong_wait() {
+                // Best effort: a half-open peer will never read it.
+                outlet.close(1001, "heartbeat timeout", false);
+                return Err(Ending::Silent);
+            }
+        } else if now >= self.pinged_at.max(self.link.last_heard) + self.ping_interval {
             outlet.push_frame(frame::ping_frame());
             self.pinged_at = now;
         }

@@ -229,3 +229,78 @@ fn a_burst_larger_than_the_outbox_reaches_every_healthy_client() {
         reader.join().expect("every broadcast arrived, in order");
     }
 }
+
+/// One thread per client, and the hub writes: while a client's handler is
+/// busy for a second on that client's own thread, a broadcast emitted from
+/// another thread still reaches it during that second. The client reads the
+/// broadcast before the event the handler sends when it is done.
+#[test]
+fn a_busy_handler_does_not_delay_its_clients_broadcasts() {
+    let (started_tx, started_rx) = crossbeam_channel::bounded::<()>(1);
+    let server = start(Server::builder(), move |socket| {
+        socket.emit("server-message", "Welcome to WebSocket");
+        let started = started_tx.clone();
+        socket.on("work", move |socket, _| {
+            let _ = started.send(());
+            // Application work that takes a while (not synchronisation: the
+            // test waits on `started`, and checks an order, not a time).
+            thread::sleep(std::time::Duration::from_secs(1));
+            socket.emit("done", ());
+        });
+    });
+    let mut client = connect_greeted(server.local_addr);
+    client.emit("work", json!(null));
+    started_rx.recv_timeout(READ_TIMEOUT).expect("the handler started");
+    server.io.emit("tick", 1);
+    assert_eq!(client.recv_event().0, "tick", "the broadcast came while the handler was busy");
+    assert_eq!(client.recv_event().0, "done");
+}
+
+/// The slow consumer again, with the default backlog: 1,000 unpaced
+/// broadcasts of 16 KiB to 20 healthy clients while one stopped reading.
+/// The 20 get every message in order; the stalled one leaves the hub (its
+/// backlog full or stuck) within `slow_client_timeout` plus a margin of the
+/// storm's end, and finds Close 1013 when it reads again.
+#[test]
+fn a_stalled_client_leaves_within_the_slow_client_timeout() {
+    const HEALTHY: usize = 20;
+    const BROADCASTS: usize = 1000;
+    let slow = std::time::Duration::from_millis(300);
+    let server = start(Server::builder().slow_client_timeout(slow), |socket| {
+        socket.emit("server-message", "Welcome to WebSocket")
+    });
+    let mut stalled = connect_greeted(server.local_addr);
+    let readers: Vec<_> = (0..HEALTHY)
+        .map(|i| {
+            let mut client = connect_greeted(server.local_addr);
+            thread::spawn(move || {
+                for expected in 0..BROADCASTS {
+                    let text = client.recv().into_text().expect("a text frame");
+                    assert_eq!(tick_number(&text), Some(expected), "client {i}: missing or out of order");
+                }
+                client // still connected for the count below
+            })
+        })
+        .collect();
+    assert!(wait_until(READ_TIMEOUT, || server.io.client_count() == HEALTHY + 1));
+    let pad = "x".repeat(16 * 1024);
+    for n in 0..BROADCASTS {
+        server.io.emit("tick", (n, &pad));
+    }
+    let _healthy: Vec<Client> =
+        readers.into_iter().map(|r| r.join().expect("a healthy client got every broadcast, in order")).collect();
+    // A generous margin: this checks that the rule fires, not how fast.
+    let margin = std::time::Duration::from_secs(5);
+    assert!(
+        wait_until(slow + margin, || server.io.client_count() == HEALTHY),
+        "the stalled client is still registered: {}",
+        server.io.client_count()
+    );
+    let code = loop {
+        match stalled.recv() {
+            Message::Close(frame) => break frame.map(|f| u16::from(f.code)),
+            _ => continue,
+        }
+    };
+    assert_eq!(code, Some(1013));
+}

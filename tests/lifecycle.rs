@@ -359,3 +359,75 @@ fn heartbeat_keeps_live_clients_and_drops_silent_ones() {
     assert!(wait_until(READ_TIMEOUT, || server.io.client_count() == 1), "{}", server.io.client_count());
     live.close();
 }
+
+/// A raw HTTP exchange on its own connection (`Connection: close`): the body.
+fn polling_request(addr: std::net::SocketAddr, method: &str, sid: &str, body: &str) -> String {
+    let request = format!(
+        "{method} /socket.io/?EIO=4&transport=polling{sid} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let response = raw_request(addr, request.as_bytes());
+    assert_eq!(status_of(&response), 200, "{response}");
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
+}
+
+/// One thread per client, whatever the protocol: N idle `/ws` clients add N
+/// threads, N socket.io clients on WebSocket add N, and N socket.io clients
+/// on long-polling, each with a long-poll waiting, add N (the thread of the
+/// connection that waits; a polling session has no thread of its own).
+/// After they leave, the count returns to where it started.
+#[test]
+fn idle_clients_of_each_protocol_cost_one_thread_each() {
+    if !in_own_process("idle_clients_of_each_protocol_cost_one_thread_each") {
+        return;
+    }
+    watchdog(120);
+    const N: usize = 8;
+    let server = start_default();
+    let addr = server.local_addr;
+    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == 3), "{}", server_thread_count());
+
+    let ws: Vec<Client> = (0..N).map(|_| connect_greeted(addr)).collect();
+    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == 3 + N), "/ws: {}", server_thread_count());
+
+    let sio: Vec<Client> = (0..N)
+        .map(|_| {
+            let mut client = connect_with(addr, "/socket.io/?EIO=4&transport=websocket", &[]).expect("upgrade");
+            assert!(client.recv().into_text().unwrap().starts_with("0{"), "the open packet");
+            client.ws.send(Message::text("40")).unwrap();
+            assert!(client.recv().into_text().unwrap().starts_with("40{"), "joined /");
+            client
+        })
+        .collect();
+    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == 3 + 2 * N), "socket.io: {}", server_thread_count());
+
+    let mut sids = Vec::new();
+    let waiting: Vec<TcpStream> = (0..N)
+        .map(|_| {
+            let open = polling_request(addr, "GET", "", "");
+            let sid =
+                serde_json::from_str::<serde_json::Value>(&open[1..]).unwrap()["sid"].as_str().unwrap().to_string();
+            assert_eq!(polling_request(addr, "POST", &format!("&sid={sid}"), "40"), "ok");
+            assert!(polling_request(addr, "GET", &format!("&sid={sid}"), "").starts_with("40{"), "joined /");
+            // The next long-poll waits: nothing is queued for this client.
+            let mut poll = TcpStream::connect(addr).unwrap();
+            let request = format!("GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+            poll.write_all(request.as_bytes()).unwrap();
+            sids.push(sid);
+            poll
+        })
+        .collect();
+    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == 3 + 3 * N), "polling: {}", server_thread_count());
+    eprintln!("server threads with {N} clients of each protocol: {}", server_thread_count());
+
+    drop(ws);
+    drop(sio);
+    for sid in &sids {
+        // The client's Engine.IO close: the waiting long-poll is answered and its thread ends.
+        assert_eq!(polling_request(addr, "POST", &format!("&sid={sid}"), "1"), "ok");
+    }
+    drop(waiting);
+    assert!(wait_until(READ_TIMEOUT, || server_thread_count() == 3), "after: {}", server_thread_count());
+    server.shutdown().expect("shutdown");
+    assert_eq!(server_thread_count(), 0);
+}
