@@ -44,6 +44,9 @@ pub struct Config {
     /// (default 500 ms). A healthy client's backlog moves as soon as its
     /// reader catches up, so a burst never costs it a message.
     pub slow_client_timeout: Duration,
+    /// Most messages one client may send per second (default: no limit).
+    /// Over it: close **1008**. Over polling, each packet of a POST counts.
+    pub max_message_rate: Option<u32>,
     /// Most connections at once, counting those still in the handshake
     /// (default 10,000). Over it: `503 Service Unavailable`.
     pub max_clients: usize,
@@ -123,6 +126,7 @@ impl Default for Config {
             backlog_capacity: 256,
             backlog_bytes: 1 << 20,
             slow_client_timeout: Duration::from_millis(500),
+            max_message_rate: None,
             max_clients: 10_000,
             write_timeout: Duration::from_secs(10),
             connection_stack_size: 256 * 1024,

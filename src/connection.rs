@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use tungstenite::Message;
 
 use crate::context::{ConnectionHandler, Context};
-use crate::hub::{Command, Member, Outlet, Socket, SocketInfo};
+use crate::hub::{Command, Credits, Member, Outlet, Socket, SocketInfo};
+use crate::websocket::rate::Rate;
 use crate::websocket::{Link, LinkEnd};
 use crate::wire::{frame, Wire};
 use crate::Value;
@@ -80,7 +81,7 @@ pub(crate) fn run_websocket(socket: TcpStream, rest: Vec<u8>, info: SocketInfo, 
 
     let link = Link::new(socket, rest, outlet.clone(), config.websocket());
     let connected = link.last_heard; // no ping yet: the upgrade counts as hearing from it
-    let socket = Socket::new(info, Wire::Json, ctx.io.clone(), outlet, Value::Null);
+    let socket = Socket::new(info, Wire::Json, ctx.io.for_client(Credits::new()), outlet, Value::Null);
     let mut conn = Connection {
         link,
         socket,
@@ -88,6 +89,7 @@ pub(crate) fn run_websocket(socket: TcpStream, rest: Vec<u8>, info: SocketInfo, 
         idle_timeout: config.idle_timeout,
         close_timeout: config.close_timeout,
         pinged_at: connected,
+        rate: config.max_message_rate.map(Rate::new),
     };
     let ending = conn.run(ctx.namespace_handler("/").flatten());
     match &ending {
@@ -116,6 +118,8 @@ pub struct Connection {
     /// or after the client's last frame, whichever is later; while it has no
     /// answer, the client has [`pong_wait`](Self::pong_wait) to give one.
     pinged_at: Instant,
+    /// The client's message budget, when the server sets one.
+    rate: Option<Rate>,
 }
 
 impl Connection {
@@ -175,6 +179,11 @@ impl Connection {
     fn on_message(&mut self, message: Message) -> Result<(), Ending> {
         if self.link.outlet().is_closing() {
             return Ok(()); // after a Close, data is dropped
+        }
+        if let Some(reason) = Rate::exceeded(&mut self.rate) {
+            log::warn!("socket {}: flooding: {reason}; closing with 1008", self.socket.id());
+            self.link.outlet().close(1008, &reason, false);
+            return Ok(());
         }
         if self.socket.takes_raw_messages() {
             self.guard(|socket| socket.dispatch_raw(message));

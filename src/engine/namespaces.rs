@@ -19,7 +19,7 @@ use tungstenite::Message;
 
 use super::client::{parse_error, random_id, send, Client, SessionEnd};
 use crate::context::Context;
-use crate::hub::{Command, Member, Outlet, Socket, SocketInfo};
+use crate::hub::{Command, Credits, Member, Outlet, Socket, SocketInfo};
 use crate::wire::engineio::Packet;
 use crate::wire::socketio::{self, Assembler, Kind};
 use crate::wire::Wire;
@@ -30,13 +30,17 @@ pub(crate) struct Namespaces {
     /// Namespace → the socket joined there. `BTreeMap`: stable order in logs.
     sockets: BTreeMap<String, Socket>,
     assembler: Assembler,
+    /// Shared by its sockets: how many of this client's commands may wait
+    /// for the hub at once (one connection, one budget).
+    credits: Arc<Credits>,
 }
 
 impl Namespaces {
     /// No namespace yet; a packet may announce at most `max_attachments`
     /// attachments, holding at most `max_bytes` between them.
     pub fn new(max_attachments: usize, max_bytes: usize) -> Namespaces {
-        Namespaces { sockets: BTreeMap::new(), assembler: Assembler::new(max_attachments, max_bytes) }
+        let assembler = Assembler::new(max_attachments, max_bytes);
+        Namespaces { sockets: BTreeMap::new(), assembler, credits: Credits::new() }
     }
 
     /// True when the client has joined no namespace (or left them all).
@@ -140,7 +144,8 @@ impl Namespaces {
             send(outlet, connect_error(nsp, &message));
             return;
         }
-        let socket = Socket::new(info, Wire::SocketIo, ctx.io.of(&nsp), outlet.clone(), auth);
+        let io = ctx.io.of(&nsp).for_client(self.credits.clone());
+        let socket = Socket::new(info, Wire::SocketIo, io, outlet.clone(), auth);
         ctx.io.send(Command::Register(Member { id, wire: Wire::SocketIo, nsp: nsp.clone(), outlet: outlet.clone() }));
         log::info!("socket {id}: joined namespace {nsp:?} (conn {})", outlet.id);
         // The CONNECT answer goes first: the client must know its socket

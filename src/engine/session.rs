@@ -24,6 +24,7 @@ use super::namespaces::Namespaces;
 use crate::config::SocketIoConfig;
 use crate::context::Context;
 use crate::hub::{Command, ConnId, Outlet};
+use crate::websocket::rate::Rate;
 use crate::wire::engineio::Packet;
 
 /// One socket.io client. See the [module docs](self).
@@ -43,6 +44,8 @@ pub(crate) struct Session {
     pong_by: Option<Instant>,
     /// When a client that has joined no namespace is closed.
     connect_by: Option<Instant>,
+    /// The client's message budget, when the server sets one.
+    rate: Option<Rate>,
 }
 
 impl Session {
@@ -56,6 +59,7 @@ impl Session {
             ping_at: Some(now + sio.ping_interval),
             pong_by: None,
             connect_by: Some(now + sio.connect_timeout),
+            rate: ctx.config.max_message_rate.map(Rate::new),
             outlet,
             client,
             namespaces: Namespaces::new(sio.max_attachments, sio.max_payload),
@@ -72,6 +76,11 @@ impl Session {
     // ANCHOR: on_packet
     /// One Engine.IO packet from the client, over either transport.
     pub fn on_packet(&mut self, packet: Packet) -> Result<(), SessionEnd> {
+        if matches!(packet, Packet::Message(_) | Packet::Binary(_)) {
+            if let Some(reason) = Rate::exceeded(&mut self.rate) {
+                return Err(SessionEnd::Flooding(reason));
+            }
+        }
         match packet {
             Packet::Pong(_) => {
                 // The client is alive: next ping after pingInterval.

@@ -20,6 +20,7 @@
 //! The handles that talk to the hub live here too: [`Io`] (any thread) and
 //! [`Socket`] (one client, as handlers see it).
 
+mod fanout;
 pub mod io;
 pub mod outlet;
 pub mod socket;
@@ -32,8 +33,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver};
 
-use crate::wire::{Encoded, Outgoing, Wire};
+use crate::wire::{Outgoing, Wire};
 
+pub(crate) use io::Credits;
 pub use io::{Io, To};
 pub use outlet::{ConnId, Outlet};
 pub use socket::{Socket, SocketInfo};
@@ -42,6 +44,10 @@ pub use socket::{Socket, SocketInfo};
 /// client's socket has its connection's id; each namespace a socket.io
 /// client joins gets a fresh one.
 pub type SocketId = u64;
+
+/// Most broadcasts written together when they waited in the queue together
+/// (see `fanout.rs`).
+const RUN: usize = 64;
 
 /// How often the hub retries backlogged sockets while any exist. Short: a
 /// backlog of a healthy client is one that only has to wait for its reader.
@@ -67,6 +73,16 @@ pub enum Command {
     Emit(Target, Outgoing),
     /// The server is stopping: close everyone with 1001, then exit.
     Shutdown,
+}
+
+/// A command on its way to the hub, with its sender's credit if it is a
+/// client's (given back when the hub is done with it: see [`io::CREDITS`]).
+#[derive(Debug)]
+pub struct Envelope {
+    /// What to do.
+    pub command: Command,
+    /// Held, never read: dropping the envelope gives the credit back.
+    _credit: Option<io::Credit>,
 }
 
 /// Who receives an [`Command::Emit`].
@@ -158,7 +174,12 @@ impl Ord for Deadline {
 /// The `hub` thread's loop: apply commands, look after outlets that asked
 /// for it (`notices`: a backlog to drain, a close to time out), until
 /// `Shutdown` has closed every connection or every sender is gone.
-pub fn run(commands: Receiver<Command>, notices: Receiver<Arc<Outlet>>, clients: Arc<AtomicUsize>, timeouts: Timeouts) {
+pub fn run(
+    commands: Receiver<Envelope>,
+    notices: Receiver<Arc<Outlet>>,
+    clients: Arc<AtomicUsize>,
+    timeouts: Timeouts,
+) {
     let mut hub = Hub {
         timeouts,
         outlets: HashMap::new(),
@@ -175,17 +196,37 @@ pub fn run(commands: Receiver<Command>, notices: Receiver<Arc<Outlet>>, clients:
         // close deadline; with neither, sleep until a command comes.
         let step = match hub.next_wake() {
             Some(at) => select! {
-                recv(commands) -> command => command.ok().map(Some),
+                recv(commands) -> envelope => envelope.ok().map(Some),
                 recv(notices) -> outlet => { if let Ok(outlet) = outlet { hub.look_after(outlet) } Some(None) },
                 default(at.saturating_duration_since(Instant::now())) => Some(None),
             },
             None => select! {
-                recv(commands) -> command => command.ok().map(Some),
+                recv(commands) -> envelope => envelope.ok().map(Some),
                 recv(notices) -> outlet => { if let Ok(outlet) = outlet { hub.look_after(outlet) } Some(None) },
             },
         };
         match step {
-            Some(Some(command)) => hub.apply(command),
+            Some(Some(Envelope { command: Command::Emit(target, event), .. })) => {
+                // Broadcasts that queued up behind this one go out with it:
+                // one write per client for the whole run, not one per event.
+                let mut run = vec![(target, event)];
+                let mut next = None;
+                while run.len() < RUN {
+                    match commands.try_recv() {
+                        Ok(Envelope { command: Command::Emit(target, event), .. }) => run.push((target, event)),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                hub.emit_run(&run);
+                if let Some(envelope) = next {
+                    hub.apply(envelope.command);
+                }
+            }
+            Some(Some(envelope)) => hub.apply(envelope.command), // its credit goes back here
             Some(None) => {}
             None => break, // every sender is gone
         }
@@ -197,6 +238,8 @@ pub fn run(commands: Receiver<Command>, notices: Receiver<Arc<Outlet>>, clients:
         }
     }
     clients.store(0, Ordering::Relaxed);
+    // Commands still queued would keep their senders' credits forever.
+    while commands.try_recv().is_ok() {}
 }
 // ANCHOR_END: run
 
@@ -220,7 +263,7 @@ impl Hub {
             Command::Unregister(id) => self.remove(id),
             Command::Join(id, room) => self.join(id, room),
             Command::Leave(id, room) => self.leave(id, &room),
-            Command::Emit(target, event) => self.emit(&target, &event),
+            Command::Emit(target, event) => self.emit_run(&[(target, event)]),
             Command::Shutdown => {
                 // Each Close goes behind what the client was already sent;
                 // clients that never answer are dropped at the close timeout.
@@ -322,42 +365,4 @@ impl Hub {
             self.rooms.remove(nsp);
         }
     }
-
-    // ANCHOR: emit
-    /// Encodes `event` at most once per wire format and writes it into every
-    /// targeted outlet. (All targeted members share one namespace, so one
-    /// encoding per format fits them all.)
-    fn emit(&mut self, target: &Target, event: &Outgoing) {
-        let mut encoded: [Option<Encoded>; Wire::ALL.len()] = Default::default();
-        let mut deliver = |member: &Member| {
-            let frames =
-                encoded[member.wire.index()].get_or_insert_with(|| Encoded::of(member.wire, &member.nsp, event));
-            member.outlet.push(frames);
-        };
-        match target {
-            Target::All { except, nsp } => {
-                for (id, (member, _)) in &self.members {
-                    if Some(*id) != *except && member.nsp == *nsp {
-                        deliver(member);
-                    }
-                }
-            }
-            Target::Room { room, except, nsp } => {
-                let ids = self.rooms.get(nsp).and_then(|rooms| rooms.get(room));
-                for id in ids.into_iter().flatten() {
-                    if Some(*id) != *except {
-                        if let Some((member, _)) = self.members.get(id) {
-                            deliver(member);
-                        }
-                    }
-                }
-            }
-            Target::One(id) => {
-                if let Some((member, _)) = self.members.get(id) {
-                    deliver(member);
-                }
-            }
-        }
-    }
-    // ANCHOR_END: emit
 }

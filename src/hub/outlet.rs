@@ -193,6 +193,33 @@ impl Outlet {
     }
     // ANCHOR_END: push
 
+    /// Sends several events in one write (their frames one after another),
+    /// or queues them all behind what already waits.
+    pub fn push_all(self: &Arc<Self>, events: &[&Encoded]) -> Pushed {
+        match events {
+            [] => return Pushed::Done,
+            [one] => return self.push(one),
+            _ => {}
+        }
+        let mut inner = self.lock();
+        if inner.closing.is_some() {
+            return Pushed::Dropped;
+        }
+        let pushed = match &mut inner.transport {
+            Transport::WebSocket(_) => {
+                let mut frames = Vec::with_capacity(events.iter().map(|e| e.frames.len()).sum());
+                events.iter().for_each(|e| frames.extend_from_slice(&e.frames));
+                inner.write(Bytes::from(frames), self.limits)
+            }
+            Transport::Polling(polling) => {
+                let messages: Vec<Message> = events.iter().flat_map(|e| e.messages.iter().cloned()).collect();
+                polling.queue(&messages, self.limits)
+            }
+            Transport::Detached => return Pushed::Dropped,
+        };
+        self.settle(inner, pushed)
+    }
+
     /// Sends a control frame (our Ping) over WebSocket, in line with the rest.
     pub fn push_frame(self: &Arc<Self>, frame: Bytes) -> Pushed {
         let mut inner = self.lock();

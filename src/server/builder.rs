@@ -108,6 +108,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Most messages one client may send per second; a client over it is
+    /// closed with 1008 (default: no limit; a flood slows itself down anyway,
+    /// see `docs/12-limits.md`).
+    pub fn max_message_rate(mut self, per_second: u32) -> Self {
+        self.config.max_message_rate = Some(per_second);
+        self
+    }
+
     /// Most connections at once (default 10,000; over it: 503).
     pub fn max_clients(mut self, clients: usize) -> Self {
         self.config.max_clients = clients;

@@ -26,7 +26,7 @@ pub use builder::ServerBuilder;
 
 use crate::context::Context;
 use crate::engine::Engine;
-use crate::hub::{self, Command, Io, Outlet, Socket, SocketInfo, Timeouts};
+use crate::hub::{self, Envelope, Io, Outlet, Socket, SocketInfo, Timeouts};
 use crate::{Result, Value};
 
 /// A bound server. Register `on_connection`, then `run()` or `spawn()`.
@@ -35,7 +35,7 @@ pub struct Server {
     local_addr: SocketAddr,
     ctx: Arc<Context>,
     /// Handed to the hub thread when the server starts.
-    hub_rx: Receiver<Command>,
+    hub_rx: Receiver<Envelope>,
     /// Outlets asking the hub for care; handed to the hub thread too.
     notices_rx: Receiver<Arc<Outlet>>,
     clients: Arc<AtomicUsize>,

@@ -14,6 +14,7 @@
 //! the hub shuts the socket down if it never does. A client-initiated Close
 //! is answered by tungstenite itself.
 
+pub mod rate;
 pub mod stream;
 
 use std::io::{self, Read};
