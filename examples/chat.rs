@@ -247,7 +247,7 @@ fn on_set_nick(chat: &Chat, socket: &Socket, data: Value) -> Value {
     let old = std::mem::replace(&mut me.nick, wanted.clone());
     let room = me.room.clone();
     if old != wanted {
-        log::info!("chat: socket {}: {old} is now {wanted}", socket.id());
+        log::info!("chat: socket {}: {old:?} is now {wanted:?}", socket.id());
         notice(socket.io(), &room, format!("{old} is now known as {wanted}"));
         send_online(&users, socket.io(), &room);
     }
@@ -273,7 +273,7 @@ fn on_chat_message(chat: &Chat, socket: &Socket, data: Value) {
     let mut history = chat.history();
     history.last_id += 1;
     let message = ChatMessage { id: history.last_id, from: user.nick, text, room: user.room, at: now_ms() };
-    log::debug!("chat: #{} <{}> {}", message.room, message.from, message.text);
+    log::debug!("chat: #{:?} <{:?}> {:?}", message.room, message.from, message.text);
     socket.io().to(message.room.as_str()).emit("chat-message", &message);
     history.remember(message);
 }
@@ -351,7 +351,7 @@ fn on_client_message(socket: &Socket, data: Value) {
 fn on_disconnect(chat: &Chat, socket: &Socket, reason: &str) {
     let mut users = chat.users();
     if let Some(user) = users.remove(&socket.id()) {
-        log::info!("chat: {} left ({reason})", user.nick);
+        log::info!("chat: {:?} left ({reason:?})", user.nick);
         stopped_typing(socket, &user.room, &user.nick);
         notice(socket.io(), &user.room, format!("{} left", user.nick));
         send_online(&users, socket.io(), &user.room);
@@ -367,7 +367,7 @@ fn send_online(users: &HashMap<SocketId, User>, io: &Io, room: &str) {
 
 /// Answers bad input with an `error` event, and returns the ack reply saying the same.
 fn refuse(socket: &Socket, event: &str, message: String) -> Value {
-    log::info!("chat: socket {}: {event} refused: {message}", socket.id());
+    log::info!("chat: socket {}: {event} refused: {message:?}", socket.id());
     socket.emit("error", json!({ "message": message, "event": event }));
     json!({ "ok": false, "error": message })
 }

@@ -93,8 +93,12 @@ pub(crate) fn run_websocket(socket: TcpStream, rest: Vec<u8>, info: SocketInfo, 
     };
     let ending = conn.run(ctx.namespace_handler("/").flatten());
     match &ending {
-        Ending::Failed(..) | Ending::SocketError(_) | Ending::Silent => log::warn!("socket {id}: closed: {ending}"),
-        _ => log::info!("socket {id}: closed: {ending}"),
+        // `{:?}` of the text: a reason may quote the client; control
+        // characters in it must not start a line of their own in the log.
+        Ending::Failed(..) | Ending::SocketError(_) | Ending::Silent => {
+            log::warn!("socket {id}: closed: {:?}", ending.to_string())
+        }
+        _ => log::info!("socket {id}: closed: {:?}", ending.to_string()),
     }
     // Out of the hub first, so no broadcast is written to a socket that is gone.
     if Context::guard(&conn.socket, |socket| socket.finish(&ending.to_string())).is_err() {
@@ -192,7 +196,7 @@ impl Connection {
         match Wire::Json.decode(&message) {
             Ok(inbound) => self.guard(|socket| socket.dispatch(inbound)),
             Err(why) => {
-                log::info!("socket {}: bad frame: {why}", self.socket.id());
+                log::info!("socket {}: bad frame: {why:?}", self.socket.id());
                 self.socket.report_error(why);
             }
         }

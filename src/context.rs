@@ -109,7 +109,7 @@ impl Context {
         let check = self.connect_checks.read().unwrap_or_else(|e| e.into_inner()).get(nsp).cloned();
         let Some(check) = check else { return Ok(()) };
         panic::catch_unwind(AssertUnwindSafe(|| check(auth, info))).unwrap_or_else(|_| {
-            log::error!("socket {}: the connect check of {nsp} panicked; refusing the client", info.id);
+            log::error!("socket {}: the connect check of {nsp:?} panicked; refusing the client", info.id);
             Err("server error".into())
         })
     }

@@ -86,7 +86,7 @@ pub(super) fn post(engine: &Engine, sid: &str, body: &str) -> Response {
         .map_err(|e| parse_error(e.to_string()))
         .and_then(|packets| packets.into_iter().try_for_each(|packet| session.on_packet(packet)));
     let Err(end) = outcome else { return text("ok".into()) };
-    log::debug!("session {}: POST ended it: {end}", short_sid(sid));
+    log::debug!("session {}: POST ended it: {:?}", short_sid(sid), end.to_string());
     let answer = match &end {
         SessionEnd::ParseError(_, why) => Response::refusal(400, why.clone()),
         _ => text("ok".into()),

@@ -147,9 +147,9 @@ impl Session {
     pub fn finish(&mut self, end: &SessionEnd) {
         match end {
             SessionEnd::ParseError(..) | SessionEnd::TransportError(_) | SessionEnd::PingTimeout => {
-                log::warn!("session {}: closed: {end}", self.short_sid())
+                log::warn!("session {}: closed: {:?}", self.short_sid(), end.to_string())
             }
-            _ => log::info!("session {}: closed: {end}", self.short_sid()),
+            _ => log::info!("session {}: closed: {:?}", self.short_sid(), end.to_string()),
         }
         self.namespaces.leave_all(&end.to_string());
         self.ctx.io.send(Command::Gone(self.conn));

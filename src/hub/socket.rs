@@ -340,7 +340,7 @@ impl Socket {
 
     /// Tells the client that its last frame could not be understood.
     pub(crate) fn report_error(&self, message: String) {
-        log::debug!("socket {}: sent error event: {message}", self.id());
+        log::debug!("socket {}: sent error event: {message:?}", self.id());
         self.deliver(&Outgoing::Error { message });
     }
 
