@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use crossbeam_channel::Sender;
 
 use crate::config::Config;
+use crate::http::files::StaticDirs;
 use crate::http::handshake::Pages;
 use crate::hub::outlet::Limits;
 use crate::hub::{ConnId, Io, Outlet, Socket, SocketId, SocketInfo};
@@ -31,6 +32,8 @@ pub(crate) type ConnectCheck = Arc<dyn Fn(&Value, &SocketInfo) -> Result<(), Str
 pub(crate) struct Context {
     pub config: Config,
     pub pages: Pages,
+    /// Folders served as static files, by URL prefix.
+    pub files: StaticDirs,
     /// The hub, for registering sockets and for handlers' broadcasts.
     pub io: Io,
     /// Where outlets of WebSocket clients ask the hub for care (a backlog
@@ -50,10 +53,11 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    pub fn new(config: Config, pages: Pages, io: Io, hub_notices: Sender<Arc<Outlet>>) -> Context {
+    pub fn new(config: Config, pages: Pages, files: StaticDirs, io: Io, hub_notices: Sender<Arc<Outlet>>) -> Context {
         Context {
             config,
             pages,
+            files,
             io,
             hub_notices,
             namespaces: RwLock::default(),

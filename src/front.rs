@@ -17,6 +17,7 @@ use std::time::{Instant, SystemTime};
 use crate::connection;
 use crate::context::Context;
 use crate::engine::{self, Engine};
+use crate::http::files::{self, Found};
 use crate::http::handshake::{self, Route};
 use crate::http::{self, HeadError, Response};
 use crate::hub::{ConnId, SocketInfo};
@@ -58,6 +59,17 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
         return engine::serve(stream, request, rest, (id, peer), &ctx, &engine);
     }
 
+    // A file of a static folder (a page given with `.page()` comes first).
+    let plain_get =
+        matches!(request.method.as_str(), "GET" | "HEAD") && !request.header_has_token("Upgrade", "websocket");
+    if plain_get && !ctx.pages.contains_key(&request.path) {
+        match ctx.files.find(&request.path) {
+            Some(Found::File(file)) => return send_file(stream, id, &request, &file, config.write_timeout),
+            Some(Found::Answer(response)) => return respond(stream, id, response, request.method == "HEAD"),
+            None => {}
+        }
+    }
+
     // Step 2: decide. A page or a refusal ends here; an upgrade goes on.
     let head_only = request.method == "HEAD";
     match handshake::route(&request, config, &ctx.pages) {
@@ -91,6 +103,24 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
     }
 }
 // ANCHOR_END: serve
+
+/// Sends a static file and closes the connection gracefully.
+fn send_file(
+    mut stream: TcpStream,
+    id: ConnId,
+    request: &http::Request,
+    file: &std::path::Path,
+    write_timeout: std::time::Duration,
+) {
+    let _ = stream.set_write_timeout(Some(write_timeout));
+    match files::send_file(&mut stream, request, file) {
+        Ok(status) => {
+            log::info!("conn {id}: {status} {:?}", request.path);
+            http::linger(&mut stream);
+        }
+        Err(e) => log::info!("conn {id}: sending {:?} failed: {e}", request.path),
+    }
+}
 
 /// Sends an HTTP response and closes the connection gracefully.
 pub(crate) fn respond(mut stream: TcpStream, id: ConnId, response: Response, head_only: bool) {

@@ -10,6 +10,7 @@
 //! - [`origin`]: the `Origin` allow-list, and CORS for long-polling.
 
 pub mod body;
+pub mod files;
 pub mod handshake;
 pub mod host;
 pub mod origin;

@@ -70,6 +70,8 @@ pub fn status_text(status: u16) -> &'static str {
     match status {
         101 => "Switching Protocols",
         200 => "OK",
+        301 => "Moved Permanently",
+        304 => "Not Modified",
         204 => "No Content",
         400 => "Bad Request",
         403 => "Forbidden",

@@ -10,6 +10,7 @@ use crossbeam_channel::{bounded, unbounded};
 use super::Server;
 use crate::config::Config;
 use crate::context::Context;
+use crate::http::files::StaticDirs;
 use crate::http::handshake::Pages;
 use crate::http::origin::OriginPolicy;
 use crate::http::Response;
@@ -27,6 +28,7 @@ const HUB_QUEUE: usize = 4096;
 pub struct ServerBuilder {
     config: Config,
     pages: Pages,
+    files: StaticDirs,
 }
 
 impl ServerBuilder {
@@ -52,6 +54,16 @@ impl ServerBuilder {
     pub fn asset(mut self, path: &str, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
         let response = Response { status: 200, headers: Vec::new(), content_type, body: body.into() };
         self.pages.insert(path.to_string(), response);
+        self
+    }
+
+    /// Serves the files of `folder` under the URL `prefix` (e.g. `/admin/`):
+    /// content types, `HEAD`, `index.html` for a folder, caching headers
+    /// (`ETag`, `Last-Modified`, `304`), 404, and never anything outside the
+    /// folder (see [`crate::http::files`]). A folder that does not exist is
+    /// an error at `bind`.
+    pub fn static_dir(mut self, prefix: &str, folder: impl Into<std::path::PathBuf>) -> Self {
+        self.files.add(prefix, folder);
         self
     }
 
@@ -185,14 +197,15 @@ impl ServerBuilder {
     }
 
     /// Binds the listening socket. Nothing is accepted until `run` or `spawn`.
-    pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server> {
+    pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Server> {
+        self.files.resolve()?;
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
         let (hub_tx, hub_rx) = bounded(HUB_QUEUE);
         let (notices_tx, notices_rx) = unbounded();
         let clients = Arc::new(AtomicUsize::new(0));
         let io = Io::new(hub_tx, clients.clone());
-        let ctx = Arc::new(Context::new(self.config, self.pages, io, notices_tx));
+        let ctx = Arc::new(Context::new(self.config, self.pages, self.files, io, notices_tx));
         Ok(Server { listener, local_addr, ctx, hub_rx, notices_rx, clients })
     }
 }
