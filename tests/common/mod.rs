@@ -3,6 +3,7 @@
 //! tests that need tools outside Rust ([`redis_server`]: a real Redis).
 #![allow(dead_code)]
 
+pub mod nginx;
 pub mod redis_server;
 
 use std::io::{Read, Write};
