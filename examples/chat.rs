@@ -214,7 +214,7 @@ fn on_connection(chat: &Chat, socket: &Socket) {
     // Each closure only hands its own copy of `chat` to a named function, so
     // that a breakpoint can be put on the function.
     let c = chat.clone();
-    socket.on_with_ack("set-nick", move |socket, data| on_set_nick(&c, socket, data));
+    socket.on_with_ack("set-nick", move |socket, data, ack| ack.send(on_set_nick(&c, socket, data)));
     let c = chat.clone();
     socket.on("chat-message", move |socket, data| on_chat_message(&c, socket, data));
     let c = chat.clone();

@@ -50,8 +50,8 @@
 //! socket.io nodes can share rooms and broadcasts.
 //!
 //! [`config`] holds every limit and timeout with its default and the reason
-//! for it. Threads: `listener`, `hub`, `engine-timers`, and one `conn-N` per
-//! connection; nothing else.
+//! for it. Threads: `listener`, `hub`, `engine-timers`, one `conn-N` per
+//! connection, and `timers` once an ack is given a timeout; nothing else.
 
 pub mod cluster;
 pub mod config;
@@ -66,8 +66,8 @@ pub mod websocket;
 pub mod wire;
 
 pub use config::Config;
-pub use hub::{Io, Socket, SocketId, SocketInfo, To};
-pub use server::{Namespace, Server, ServerBuilder, ServerHandle};
+pub use hub::{Ack, AckError, BroadcastAcks, FetchedSocket, Handshake, Io, Socket, SocketId, SocketInfo, To, Verdict};
+pub use server::{DynamicNamespace, Namespace, Server, ServerBuilder, ServerHandle};
 pub use wire::args::{as_binary, binary, Args};
 
 /// A WebSocket message as [`Socket::on_message`] receives it and

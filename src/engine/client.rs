@@ -4,7 +4,6 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use tungstenite::Message;
 
@@ -31,6 +30,9 @@ pub enum SessionEnd {
     HandlerPanicked,
     /// The server is shutting down.
     ServerShutdown,
+    /// The server closed the connection (with 1000: `disconnect_sockets(true)`,
+    /// a recovered client's old connection).
+    ServerClosed(String),
 }
 
 impl fmt::Display for SessionEnd {
@@ -44,6 +46,7 @@ impl fmt::Display for SessionEnd {
             SessionEnd::TooSlow => write!(f, "too slow: the client is not reading"),
             SessionEnd::HandlerPanicked => write!(f, "a handler panicked"),
             SessionEnd::ServerShutdown => write!(f, "server shutting down"),
+            SessionEnd::ServerClosed(why) => write!(f, "server closed the connection ({why})"),
         }
     }
 }
@@ -60,6 +63,22 @@ impl SessionEnd {
         )
     }
 
+    /// True when the client may come back for its session (connection
+    /// state recovery): its transport broke, closed or went silent, it was
+    /// too slow, or the server stopped (Node's recoverable reasons:
+    /// "transport error", "transport close", "ping timeout", "forced
+    /// close", "server shutting down").
+    pub fn recoverable(&self) -> bool {
+        matches!(
+            self,
+            SessionEnd::TransportClose(_)
+                | SessionEnd::TransportError(_)
+                | SessionEnd::PingTimeout
+                | SessionEnd::TooSlow
+                | SessionEnd::ServerShutdown
+        )
+    }
+
     /// The WebSocket close code and reason for a session the server ends.
     pub fn close_code(&self) -> (u16, String) {
         match self {
@@ -69,6 +88,7 @@ impl SessionEnd {
             SessionEnd::HandlerPanicked => (1011, "handler panicked".into()),
             SessionEnd::PingTimeout => (1000, "ping timeout".into()),
             SessionEnd::ConnectTimeout => (1000, "connect timeout".into()),
+            SessionEnd::ServerClosed(why) => (1000, why.clone()),
             _ => (1000, String::new()),
         }
     }
@@ -80,7 +100,7 @@ impl SessionEnd {
             1013 => SessionEnd::TooSlow,
             1011 => SessionEnd::HandlerPanicked,
             code if code != 1000 => SessionEnd::ParseError(code, reason.to_string()),
-            _ => SessionEnd::TransportClose(reason.to_string()),
+            _ => SessionEnd::ServerClosed(reason.to_string()),
         }
     }
 }
@@ -110,15 +130,5 @@ pub(crate) fn parse_error(why: String) -> SessionEnd {
     SessionEnd::ParseError(1002, why)
 }
 
-/// A random, unguessable id (20 characters, URL-safe). Engine.IO session
-/// ids authorise polling requests on their own, so they must not be
-/// predictable.
-pub(crate) fn random_id() -> String {
-    let mut bytes = [0u8; 15];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness (never seen on Linux): fall back to the clock.
-        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        bytes[..15].copy_from_slice(&nanos.to_le_bytes()[..15]);
-    }
-    data_encoding::BASE64URL_NOPAD.encode(&bytes)
-}
+/// A random, unguessable id (20 characters, URL-safe): see `hub::socket`.
+pub(crate) use crate::hub::socket::random_id;

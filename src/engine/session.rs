@@ -142,7 +142,7 @@ impl Session {
             }
             _ => log::info!("session {}: closed: {end}", self.short_sid()),
         }
-        self.namespaces.leave_all(&end.to_string());
+        self.namespaces.leave_all(end);
         self.ctx.io.send(Command::Gone(self.conn));
     }
 }

@@ -20,89 +20,194 @@
 //! The handles that talk to the hub live here too: [`Io`] (any thread) and
 //! [`Socket`] (one client, as handlers see it).
 
+pub mod acks;
+pub mod handshake;
 pub mod io;
 pub mod outlet;
+pub mod recovery;
 pub mod socket;
+mod timers;
 
+use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::{select, Receiver, Sender};
+use serde_json::Value;
 
-use crate::wire::{Encoded, Outgoing, Wire};
+use crate::wire::{Encoded, Outgoing, Payload, Wire};
+use acks::Collector;
+use recovery::{Held, Leaving, Recovery};
 
-pub use io::{Io, To};
+pub use acks::{Ack, AckError, BroadcastAcks};
+pub use handshake::Handshake;
+pub use io::{FetchedSocket, Io, To};
 pub use outlet::{ConnId, Outlet};
-pub use socket::{Socket, SocketInfo};
+pub use recovery::{RecoveryConfig, RecoveryStats};
+pub use socket::{Socket, SocketInfo, Verdict};
+pub(crate) use timers::Timers;
 
-/// A socket's id: unique for the life of the server, never reused. A `/ws`
-/// client's socket has its connection's id; each namespace a socket.io
-/// client joins gets a fresh one.
+/// A socket's number in this process: unique for the life of the server,
+/// never reused, and never sent to a client. It keys the hub's maps and
+/// names the socket in every log line. A `/ws` client's first socket has
+/// its connection's number; each namespace a socket.io client joins gets a
+/// fresh one, and so does a recovered socket. The id clients and other
+/// nodes know a socket by is its public id, [`Socket::sid`].
 pub type SocketId = u64;
 
 /// How often the hub retries backlogged sockets while any exist. Short: a
 /// backlog of a healthy client is one that only has to wait for its reader.
 const DRAIN_EVERY: Duration = Duration::from_millis(1);
 
+// ANCHOR: selection
+/// Which sockets of a namespace an operation is about: socket.io's
+/// `BroadcastOptions` (`rooms`, `except`), and what the Node Redis
+/// adapter's messages carry between nodes (`BroadcastOpts` in
+/// [`crate::cluster::wire`]), field for field.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Selection {
+    /// The namespace (`/` for `/ws` clients).
+    pub nsp: String,
+    /// Sockets in any of these rooms; none means every socket of the namespace.
+    pub rooms: Vec<String>,
+    /// Minus the sockets in any of these. Every socket is in a room named
+    /// after its public id, so `socket.broadcast` puts the sender here.
+    pub except: Vec<String>,
+}
+
+/// How a broadcast is sent (the adapter's `flags`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags {
+    /// Dropped for a client that cannot take it now (its socket has a
+    /// backlog, or no long-poll waits), and never logged for recovery.
+    pub volatile: bool,
+}
+
+/// An event for the sockets a [`Selection`] names.
+#[derive(Debug, Clone)]
+pub struct Broadcast {
+    /// Who gets it.
+    pub select: Selection,
+    /// How.
+    pub flags: Flags,
+    /// What.
+    pub event: Outgoing,
+}
+// ANCHOR_END: selection
+
 /// A request to the hub.
-#[derive(Debug)]
+///
+/// The server-side operations ([`Command::Fetch`], [`Command::AddRooms`],
+/// [`Command::DelRooms`], [`Command::Disconnect`],
+/// [`Command::ServerSideEmit`]) take a [`Selection`] and, where there is
+/// something to answer, a reply channel: the hub answers for this server's
+/// sockets, and a cluster layer can answer for the other nodes' beside it.
 pub enum Command {
     /// A client connection opened (a `/ws` WebSocket or a socket.io
     /// session): the hub closes it on shutdown.
     Open(Arc<Outlet>),
     /// That connection ended.
     Gone(ConnId),
-    /// A socket joined a namespace: it gets broadcasts from now on.
-    Register(Member),
-    /// That socket left.
-    Unregister(SocketId),
+    /// A socket joined a namespace, in the rooms it holds (its own id's at
+    /// least): it gets broadcasts from now on. With `Some(offset)` it is a
+    /// recovered socket: the logged packets after `offset` that it missed
+    /// are written to it first, in order.
+    Register(Socket, Option<u64>),
+    /// That socket left; `true`: for a reason its client may recover from.
+    Unregister(SocketId, bool),
     /// Put a socket in a room.
     Join(SocketId, String),
     /// Take a socket out of a room.
     Leave(SocketId, String),
-    /// Send an event to every socket `target` names.
-    Emit(Target, Outgoing),
+    /// Send an event to every socket the selection names.
+    Emit(Broadcast),
+    /// The same, asking each socket for an ack, collected by the collector.
+    EmitWithAck(Broadcast, Arc<Collector>),
+    /// Write one socket's own frames, in line with its broadcasts (when
+    /// recovery is on, a socket writes everything through the hub, so that
+    /// the log's order is the order its client sees). `true`: volatile.
+    Write(SocketId, Encoded, bool),
+    /// Close one `/ws` socket's connection, after what was written before.
+    Close(SocketId, u16, String),
+    /// The selected sockets of this server (`fetch_sockets`).
+    Fetch(Selection, Sender<Vec<Socket>>),
+    /// The selected sockets join these rooms (`sockets_join`).
+    AddRooms(Selection, Vec<String>),
+    /// The selected sockets leave these rooms (`sockets_leave`).
+    DelRooms(Selection, Vec<String>),
+    /// The selected sockets, for the caller to disconnect
+    /// (`disconnect_sockets`): their `on_disconnect` handlers are the
+    /// application's code, which never runs on the hub thread.
+    Disconnect(Selection, Sender<Vec<Socket>>),
+    /// An event for the other servers of a cluster (`server_side_emit`);
+    /// the reply gets their answers. Alone, there is nobody to tell: the
+    /// reply is empty at once.
+    ServerSideEmit(String, String, Payload, Option<Sender<Vec<Value>>>),
+    /// Recovery: the session `pid` of namespace `nsp` for a client that
+    /// saw `offset` last, if it can be resumed (taken from the held
+    /// sessions, or from a socket still connected with that pid, which
+    /// leaves: its client is back on another connection).
+    Restore {
+        /// The namespace.
+        nsp: String,
+        /// The client's private id.
+        pid: String,
+        /// The last offset it saw.
+        offset: String,
+        /// The answer.
+        reply: Sender<Option<Restored>>,
+    },
+    /// What recovery holds now.
+    Stats(Sender<RecoveryStats>),
     /// The server is stopping: close everyone with 1001, then exit.
     Shutdown,
 }
 
-/// Who receives an [`Command::Emit`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// Every socket of a namespace, except one if given (the sender of a `broadcast`).
-    All {
-        /// The socket left out.
-        except: Option<SocketId>,
-        /// Only sockets of this namespace (`/` for `/ws` clients).
-        nsp: String,
-    },
-    /// Every socket in a room of a namespace, except one if given.
-    Room {
-        /// The room's name.
-        room: String,
-        /// The socket left out.
-        except: Option<SocketId>,
-        /// Rooms are per namespace, as in socket.io.
-        nsp: String,
-    },
-    /// One socket.
-    One(SocketId),
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Open(outlet) => write!(f, "Open({})", outlet.id),
+            Command::Gone(id) => write!(f, "Gone({id})"),
+            Command::Register(socket, replay) => write!(f, "Register({}, {replay:?})", socket.id()),
+            Command::Unregister(id, keep) => write!(f, "Unregister({id}, {keep})"),
+            Command::Join(id, room) => write!(f, "Join({id}, {room:?})"),
+            Command::Leave(id, room) => write!(f, "Leave({id}, {room:?})"),
+            Command::Emit(b) => write!(f, "Emit({b:?})"),
+            Command::EmitWithAck(b, _) => write!(f, "EmitWithAck({b:?})"),
+            Command::Write(id, _, volatile) => write!(f, "Write({id}, volatile: {volatile})"),
+            Command::Close(id, code, _) => write!(f, "Close({id}, {code})"),
+            Command::Fetch(s, _) => write!(f, "Fetch({s:?})"),
+            Command::AddRooms(s, rooms) => write!(f, "AddRooms({s:?}, {rooms:?})"),
+            Command::DelRooms(s, rooms) => write!(f, "DelRooms({s:?}, {rooms:?})"),
+            Command::Disconnect(s, _) => write!(f, "Disconnect({s:?})"),
+            Command::ServerSideEmit(nsp, event, _, _) => write!(f, "ServerSideEmit({nsp:?}, {event:?})"),
+            Command::Restore { nsp, .. } => write!(f, "Restore({nsp:?})"),
+            Command::Stats(_) => write!(f, "Stats"),
+            Command::Shutdown => write!(f, "Shutdown"),
+        }
+    }
+}
+
+/// A session the hub gave back for a client that came back.
+#[derive(Debug)]
+pub struct Restored {
+    /// Its id, rooms, data and where its replay starts.
+    pub held: Held,
+    /// The socket that still had it, if its old connection was not known
+    /// to be gone yet: it has left the hub; the caller finishes it (its
+    /// `on_disconnect` handlers run) on its own thread.
+    pub replaced: Option<Socket>,
 }
 
 /// What the hub knows of one socket.
-#[derive(Debug)]
-pub struct Member {
-    /// The socket's id.
-    pub id: SocketId,
-    /// Its wire format: broadcasts are encoded once per format.
-    pub wire: Wire,
-    /// Its namespace (`/` unless a socket.io client joined another).
-    pub nsp: String,
-    /// Where its frames go (shared by the namespaces of one connection).
-    pub outlet: Arc<Outlet>,
+struct Member {
+    socket: Socket,
+    /// The hub's copy of its rooms (the socket keeps one for `rooms()`).
+    rooms: HashSet<String>,
 }
 
 /// Settings the hub runs with.
@@ -114,12 +219,23 @@ pub struct Timeouts {
     pub close: Duration,
 }
 
+thread_local! {
+    /// True on the `hub` thread: commands it sends itself (from an
+    /// `on_any_outgoing` listener) must not wait for room in its own queue.
+    static ON_HUB: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True when running on the `hub` thread.
+pub(crate) fn on_hub_thread() -> bool {
+    ON_HUB.with(Cell::get)
+}
+
 /// The hub's state, owned by the `hub` thread.
 struct Hub {
     timeouts: Timeouts,
     /// Every open connection, to close at shutdown.
     outlets: HashMap<ConnId, Arc<Outlet>>,
-    members: HashMap<SocketId, (Member, HashSet<String>)>,
+    members: HashMap<SocketId, Member>,
     /// Connection → its sockets (one per namespace it joined).
     sockets_of: HashMap<ConnId, Vec<SocketId>>,
     /// Namespace → room → sockets.
@@ -132,6 +248,11 @@ struct Hub {
     closing: BinaryHeap<Reverse<Deadline>>,
     /// After `Shutdown`: stop once every connection is gone.
     stopping: bool,
+    /// The packet log and the held sessions, when recovery is on.
+    recovery: Option<Recovery>,
+    /// Where a broadcast with acks that reached nobody is finished (its
+    /// callback is the application's, and never runs here).
+    timers: Arc<Timers>,
 }
 
 /// A close to time out.
@@ -156,9 +277,18 @@ impl Ord for Deadline {
 
 // ANCHOR: run
 /// The `hub` thread's loop: apply commands, look after outlets that asked
-/// for it (`notices`: a backlog to drain, a close to time out), until
-/// `Shutdown` has closed every connection or every sender is gone.
-pub fn run(commands: Receiver<Command>, notices: Receiver<Arc<Outlet>>, clients: Arc<AtomicUsize>, timeouts: Timeouts) {
+/// for it (`notices`: a backlog to drain, a close to time out), sweep what
+/// recovery no longer needs, until `Shutdown` has closed every connection
+/// or every sender is gone.
+pub(crate) fn run(
+    commands: Receiver<Command>,
+    notices: Receiver<Arc<Outlet>>,
+    clients: Arc<AtomicUsize>,
+    timeouts: Timeouts,
+    recovery: Option<RecoveryConfig>,
+    timers: Arc<Timers>,
+) {
+    ON_HUB.with(|on| on.set(true));
     let mut hub = Hub {
         timeouts,
         outlets: HashMap::new(),
@@ -169,10 +299,12 @@ pub fn run(commands: Receiver<Command>, notices: Receiver<Arc<Outlet>>, clients:
         drain_at: Instant::now(),
         closing: BinaryHeap::new(),
         stopping: false,
+        recovery: recovery.map(Recovery::new),
+        timers,
     };
     loop {
-        // Sleep until a command, a notice, or the next backlog retry or
-        // close deadline; with neither, sleep until a command comes.
+        // Sleep until a command, a notice, or the next backlog retry, close
+        // deadline or sweep; with none, sleep until a command comes.
         let step = match hub.next_wake() {
             Some(at) => select! {
                 recv(commands) -> command => command.ok().map(Some),
@@ -197,6 +329,7 @@ pub fn run(commands: Receiver<Command>, notices: Receiver<Arc<Outlet>>, clients:
         }
     }
     clients.store(0, Ordering::Relaxed);
+    hub.timers.shutdown();
 }
 // ANCHOR_END: run
 
@@ -213,14 +346,64 @@ impl Hub {
                 self.outlets.remove(&id);
                 self.draining.remove(&id);
             }
-            Command::Register(member) => {
-                self.sockets_of.entry(member.outlet.id).or_default().push(member.id);
-                self.members.insert(member.id, (member, HashSet::new()));
-            }
-            Command::Unregister(id) => self.remove(id),
+            Command::Register(socket, replay) => self.register(socket, replay),
+            Command::Unregister(id, keep) => self.remove(id, keep),
             Command::Join(id, room) => self.join(id, room),
             Command::Leave(id, room) => self.leave(id, &room),
-            Command::Emit(target, event) => self.emit(&target, &event),
+            Command::Emit(broadcast) => self.emit(&broadcast, None),
+            Command::EmitWithAck(broadcast, collector) => {
+                self.emit(&broadcast, Some(&collector));
+                if collector.counted() {
+                    // Nobody to wait for: done, but not on this thread.
+                    self.timers.schedule(Instant::now(), Box::new(move || collector.finish()));
+                }
+            }
+            Command::Write(id, frames, volatile) => {
+                if let Some(member) = self.members.get(&id) {
+                    push(member.socket.outlet(), &frames, volatile);
+                }
+            }
+            Command::Close(id, code, reason) => {
+                if let Some(member) = self.members.get(&id) {
+                    member.socket.outlet().close(code, &reason, false);
+                }
+            }
+            Command::Fetch(select, reply) => {
+                let sockets = self.select(&select).into_iter().map(|m| m.socket.clone()).collect();
+                let _ = reply.send(sockets);
+            }
+            Command::AddRooms(select, rooms) => {
+                for id in self.select_ids(&select) {
+                    for room in &rooms {
+                        self.join(id, room.clone());
+                    }
+                }
+            }
+            Command::DelRooms(select, rooms) => {
+                for id in self.select_ids(&select) {
+                    for room in &rooms {
+                        self.leave(id, room);
+                    }
+                }
+            }
+            Command::Disconnect(select, reply) => {
+                let sockets = self.select(&select).into_iter().map(|m| m.socket.clone()).collect();
+                let _ = reply.send(sockets);
+            }
+            Command::ServerSideEmit(nsp, event, _, reply) => {
+                // Alone, no other server hears it (a server never gets its own).
+                log::debug!("server_side_emit {event:?} in {nsp:?}: no other servers");
+                if let Some(reply) = reply {
+                    let _ = reply.send(Vec::new());
+                }
+            }
+            Command::Restore { nsp, pid, offset, reply } => {
+                let restored = self.restore(&nsp, &pid, &offset);
+                let _ = reply.send(restored);
+            }
+            Command::Stats(reply) => {
+                let _ = reply.send(self.recovery.as_ref().map(Recovery::stats).unwrap_or_default());
+            }
             Command::Shutdown => {
                 // Each Close goes behind what the client was already sent;
                 // clients that never answer are dropped at the close timeout.
@@ -238,9 +421,12 @@ impl Hub {
         let drained = outlet.drain(self.timeouts.slow_client);
         if let Some(since) = drained.closing_since {
             // Closing: nothing more will be written to it, so it leaves
-            // every room now (its thread says goodbye when the close is done).
+            // every room now (its thread says goodbye when the close is
+            // done). A client dropped as too slow, or by the server
+            // stopping, may come back for what it missed.
+            let keep = outlet.our_close().is_some_and(|(code, _)| matches!(code, 1001 | 1013));
             for id in self.sockets_of.remove(&outlet.id).unwrap_or_default() {
-                self.remove(id);
+                self.remove(id, keep);
             }
             self.closing.push(Reverse(Deadline(since + self.timeouts.close, outlet.clone())));
         }
@@ -258,14 +444,12 @@ impl Hub {
     fn next_wake(&self) -> Option<Instant> {
         let drain = (!self.draining.is_empty()).then_some(self.drain_at);
         let close = self.closing.peek().map(|Reverse(Deadline(at, _))| *at);
-        match (drain, close) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let sweep = self.recovery.as_ref().and_then(Recovery::next_sweep);
+        [drain, close, sweep].into_iter().flatten().min()
     }
 
-    /// Retries every backlog, and wakes connections whose client did not
-    /// answer our Close in time.
+    /// Retries every backlog, wakes connections whose client did not
+    /// answer our Close in time, and forgets what recovery no longer needs.
     fn on_timers(&mut self) {
         let now = Instant::now();
         if !self.draining.is_empty() && now >= self.drain_at {
@@ -280,33 +464,108 @@ impl Hub {
                 outlet.expire();
             }
         }
-    }
-
-    fn remove(&mut self, id: SocketId) {
-        let Some((member, rooms)) = self.members.remove(&id) else { return };
-        if let Some(ids) = self.sockets_of.get_mut(&member.outlet.id) {
-            ids.retain(|other| *other != id);
-            if ids.is_empty() {
-                self.sockets_of.remove(&member.outlet.id);
+        if let Some(recovery) = self.recovery.as_mut() {
+            if recovery.next_sweep().is_some_and(|at| at <= now) {
+                recovery.sweep(now);
             }
         }
-        for room in rooms {
-            self.leave_room_set(&member.nsp, id, &room);
+    }
+
+    // ANCHOR: register
+    /// A socket joins its namespace in the rooms it holds; a recovered one
+    /// first gets what it missed, in order, before anything newer.
+    fn register(&mut self, socket: Socket, replay: Option<u64>) {
+        let id = socket.id();
+        let nsp = socket.namespace().to_string();
+        let rooms: HashSet<String> = socket.rooms().into_iter().collect();
+        if let (Some(after), Some(recovery)) = (replay, self.recovery.as_ref()) {
+            let mut replayed = 0;
+            for (offset, event) in recovery.missed(after, &nsp, &rooms) {
+                let frames = Encoded::logged(socket.wire(), &nsp, event, Some(offset));
+                socket.notify_outgoing(event);
+                socket.outlet().push(&frames);
+                replayed += 1;
+            }
+            log::info!("socket {id}: recovered as {} with {replayed} missed packet(s)", socket.sid());
         }
+        for room in &rooms {
+            self.rooms.entry(nsp.clone()).or_default().entry(room.clone()).or_default().insert(id);
+        }
+        self.sockets_of.entry(socket.outlet().id).or_default().push(id);
+        self.members.insert(id, Member { socket, rooms });
+    }
+    // ANCHOR_END: register
+
+    /// A socket leaves; with `keep` (and recovery on) its session is held.
+    fn remove(&mut self, id: SocketId, keep: bool) {
+        let Some(member) = self.members.remove(&id) else { return };
+        let conn = member.socket.outlet().id;
+        if let Some(ids) = self.sockets_of.get_mut(&conn) {
+            ids.retain(|other| *other != id);
+            if ids.is_empty() {
+                self.sockets_of.remove(&conn);
+            }
+        }
+        let nsp = member.socket.namespace().to_string();
+        for room in &member.rooms {
+            self.leave_room_set(&nsp, id, room);
+        }
+        if let (true, Some(recovery), Some(pid)) = (keep, self.recovery.as_mut(), member.socket.pid()) {
+            let leaving = Leaving {
+                sid: member.socket.sid().to_string(),
+                pid: pid.to_string(),
+                nsp,
+                rooms: member.rooms.into_iter().collect(),
+                data: member.socket.data_slot(),
+            };
+            recovery.hold(leaving, Instant::now());
+        }
+    }
+
+    /// A client came back with `pid`: its held session, or the one a socket
+    /// still connected holds (its old connection had not been noticed gone).
+    fn restore(&mut self, nsp: &str, pid: &str, offset: &str) -> Option<Restored> {
+        let now = Instant::now();
+        let recovery = self.recovery.as_mut()?;
+        if let Some(held) = recovery.take(nsp, pid, offset, now) {
+            return Some(Restored { held, replaced: None });
+        }
+        // Still connected? Only with an offset that can be resumed.
+        let offset_ok = recovery.resumes(offset);
+        let id = self
+            .members
+            .iter()
+            .find(|(_, m)| m.socket.pid() == Some(pid) && m.socket.namespace() == nsp)
+            .map(|(id, _)| *id)?;
+        offset_ok?;
+        let old = self.members.get(&id).map(|m| m.socket.clone())?;
+        self.remove(id, true);
+        let recovery = self.recovery.as_mut()?;
+        let held = recovery.take(nsp, pid, offset, now)?;
+        log::info!("socket {id}: its client came back on another connection; the old one leaves");
+        if !self.sockets_of.contains_key(&old.outlet().id) {
+            old.outlet().close(1000, "replaced by a new connection", false);
+        }
+        Some(Restored { held, replaced: Some(old) })
     }
 
     fn join(&mut self, id: SocketId, room: String) {
-        if let Some((member, rooms)) = self.members.get_mut(&id) {
-            rooms.insert(room.clone());
-            self.rooms.entry(member.nsp.clone()).or_default().entry(room).or_default().insert(id);
+        if let Some(member) = self.members.get_mut(&id) {
+            member.socket.note_joined(&room);
+            if member.rooms.insert(room.clone()) {
+                let nsp = member.socket.namespace().to_string();
+                self.rooms.entry(nsp).or_default().entry(room).or_default().insert(id);
+            }
         }
     }
 
     fn leave(&mut self, id: SocketId, room: &str) {
-        if let Some((member, rooms)) = self.members.get_mut(&id) {
-            rooms.remove(room);
-            let nsp = member.nsp.clone();
-            self.leave_room_set(&nsp, id, room);
+        if let Some(member) = self.members.get_mut(&id) {
+            member.socket.note_left(room);
+            if member.rooms.remove(room) {
+                let nsp = member.socket.namespace().to_string();
+                self.leave_room_set(&nsp, id, room);
+            }
         }
     }
 
@@ -323,41 +582,80 @@ impl Hub {
         }
     }
 
-    // ANCHOR: emit
-    /// Encodes `event` at most once per wire format and writes it into every
-    /// targeted outlet. (All targeted members share one namespace, so one
-    /// encoding per format fits them all.)
-    fn emit(&mut self, target: &Target, event: &Outgoing) {
-        let mut encoded: [Option<Encoded>; Wire::ALL.len()] = Default::default();
-        let mut deliver = |member: &Member| {
-            let frames =
-                encoded[member.wire.index()].get_or_insert_with(|| Encoded::of(member.wire, &member.nsp, event));
-            member.outlet.push(frames);
+    // ANCHOR: select
+    /// The ids of the sockets `select` names: those of its namespace in any
+    /// of its rooms (all of them when it names none), minus those in any of
+    /// its except rooms; each once, in no particular order.
+    fn select_ids(&self, select: &Selection) -> Vec<SocketId> {
+        let rooms = self.rooms.get(&select.nsp);
+        let in_room = |room: &String| rooms.and_then(|r| r.get(room)).into_iter().flatten();
+        let except: HashSet<SocketId> = select.except.iter().flat_map(in_room).copied().collect();
+        let mut ids: Vec<SocketId> = if select.rooms.is_empty() {
+            self.members.iter().filter(|(_, m)| m.socket.namespace() == select.nsp).map(|(id, _)| *id).collect()
+        } else if select.rooms.len() == 1 {
+            in_room(&select.rooms[0]).copied().collect()
+        } else {
+            let union: HashSet<SocketId> = select.rooms.iter().flat_map(in_room).copied().collect();
+            union.into_iter().collect()
         };
-        match target {
-            Target::All { except, nsp } => {
-                for (id, (member, _)) in &self.members {
-                    if Some(*id) != *except && member.nsp == *nsp {
-                        deliver(member);
-                    }
-                }
-            }
-            Target::Room { room, except, nsp } => {
-                let ids = self.rooms.get(nsp).and_then(|rooms| rooms.get(room));
-                for id in ids.into_iter().flatten() {
-                    if Some(*id) != *except {
-                        if let Some((member, _)) = self.members.get(id) {
-                            deliver(member);
+        ids.retain(|id| !except.contains(id));
+        ids
+    }
+    // ANCHOR_END: select
+
+    fn select(&self, select: &Selection) -> Vec<&Member> {
+        self.select_ids(select).iter().filter_map(|id| self.members.get(id)).collect()
+    }
+
+    // ANCHOR: emit
+    /// Encodes `broadcast` at most once per wire format (with its offset
+    /// when recovery logs it) and writes it into every selected outlet.
+    /// (All selected members share one namespace, so one encoding per
+    /// format fits them all.) With a collector, each socket is asked for an
+    /// ack with an id of its own, so each gets its own encoding.
+    fn emit(&mut self, broadcast: &Broadcast, collector: Option<&Arc<Collector>>) {
+        let offset = match (collector, self.recovery.as_mut()) {
+            (None, Some(recovery)) => recovery.log(broadcast, Instant::now()),
+            _ => None,
+        };
+        let volatile = broadcast.flags.volatile;
+        let nsp = &broadcast.select.nsp;
+        let mut encoded: [Option<Encoded>; Wire::ALL.len()] = Default::default();
+        for member in self.select(&broadcast.select) {
+            let socket = &member.socket;
+            socket.notify_outgoing(&broadcast.event);
+            match (collector, &broadcast.event) {
+                (Some(collector), Outgoing::Event { name, data, .. }) => {
+                    let collecting = collector.clone();
+                    let sid = socket.sid().to_string();
+                    let id = socket.expect_ack(Box::new(move |_socket, answer| {
+                        if let Ok(answer) = answer {
+                            collecting.answer(&sid, answer)
                         }
+                    }));
+                    let event = Outgoing::Event { name: name.clone(), data: data.clone(), ack: Some(id) };
+                    // Counted before it is sent: the answer may come at once.
+                    collector.asked(socket, id);
+                    if !push(socket.outlet(), &Encoded::of(socket.wire(), nsp, &event), volatile) {
+                        collector.retract(socket.sid());
+                        socket.forget_ack(id);
                     }
                 }
-            }
-            Target::One(id) => {
-                if let Some((member, _)) = self.members.get(id) {
-                    deliver(member);
+                _ => {
+                    let wire = socket.wire();
+                    let frames = encoded[wire.index()]
+                        .get_or_insert_with(|| Encoded::logged(wire, nsp, &broadcast.event, offset));
+                    push(socket.outlet(), frames, volatile);
                 }
             }
         }
     }
     // ANCHOR_END: emit
+}
+
+/// Writes `frames` into `outlet`, or (volatile) only if it can take them
+/// now. True when they were taken.
+fn push(outlet: &Arc<Outlet>, frames: &Encoded, volatile: bool) -> bool {
+    let pushed = if volatile { outlet.push_volatile(frames) } else { outlet.push(frames) };
+    pushed == outlet::Pushed::Done
 }
