@@ -177,13 +177,14 @@ impl Namespaces {
         // The CONNECT answer goes first, before the socket is in the hub:
         // the client must know its socket before any event for it arrives
         // (a recovered one's missed packets included).
-        let mut ids = json!({ "sid": socket.sid() });
+        // `{"sid":…,"pid":…}` in Node's order (a JSON map would sort them).
+        let mut ids = format!("{{\"sid\":{}", json!(socket.sid()));
         if let Some(pid) = socket.pid() {
-            ids["pid"] = json!(pid);
+            ids.push_str(&format!(",\"pid\":{}", json!(pid)));
         }
-        let accepted =
-            socketio::Packet { kind: Kind::Connect, nsp: nsp.clone(), id: None, attachments: 0, data: Some(ids) };
-        send(outlet, Packet::Message(accepted.encode()).to_message());
+        ids.push('}');
+        let accepted = format!("{}{ids}", socketio::header(Kind::Connect, 0, &nsp, None));
+        send(outlet, Packet::Message(accepted).to_message());
         ctx.io.send(Command::Register(socket.clone(), replay));
         let how = if socket.recovered() { "recovered" } else { "joined" };
         log::info!("socket {id}: {how} namespace {nsp:?} as {} (conn {})", socket.sid(), outlet.id);

@@ -63,13 +63,14 @@ impl Default for RecoveryConfig {
 pub struct RecoveryStats {
     /// Disconnected sessions held.
     pub sessions: usize,
-    /// Bytes those sessions hold: ids, rooms and data (as JSON), plus the
-    /// fixed size of each entry.
+    /// Bytes those sessions hold by this count: their ids, rooms and data
+    /// (as JSON text), and their entries in the map and the expiry queue.
+    /// (The heap they take is larger: see chapter 14 for the measurement.)
     pub session_bytes: usize,
     /// Packets in the log.
     pub packets: usize,
-    /// Bytes the log holds: event names and data, rooms, plus the fixed
-    /// size of each entry.
+    /// Bytes the log holds by the same count: event names and data (as
+    /// JSON text), rooms, and the entries.
     pub packet_bytes: usize,
 }
 
@@ -112,9 +113,18 @@ pub(crate) struct Leaving {
     pub data: Data,
 }
 
-/// Bytes of an entry beyond its strings: its struct and the map/queue
-/// slots that point to it, roughly.
-const ENTRY_OVERHEAD: usize = 160;
+/// Bytes of a held session beyond its strings: its entry in the map (the
+/// key too) and in the expiry queue.
+const SESSION_OVERHEAD: usize =
+    std::mem::size_of::<Held>() + 2 * std::mem::size_of::<String>() + std::mem::size_of::<Instant>();
+
+/// Bytes of a logged packet beyond its strings: its entry in the log.
+const PACKET_OVERHEAD: usize = std::mem::size_of::<Logged>();
+
+/// What a room name costs in a list of rooms: the name and its `String`.
+fn rooms_bytes(rooms: &[String]) -> usize {
+    rooms.iter().map(|r| r.len() + std::mem::size_of::<String>()).sum()
+}
 
 /// The recovery state. See the [module docs](self).
 pub(crate) struct Recovery {
@@ -154,8 +164,8 @@ impl Recovery {
             return None;
         }
         let select = &broadcast.select;
-        let strings: usize = select.rooms.iter().chain(&select.except).map(String::len).sum();
-        let bytes = ENTRY_OVERHEAD + name.len() + data.get().len() + select.nsp.len() + strings;
+        let strings = rooms_bytes(&select.rooms) + rooms_bytes(&select.except);
+        let bytes = PACKET_OVERHEAD + name.len() + data.get().len() + select.nsp.len() + strings;
         let offset = self.next_offset;
         self.next_offset += 1;
         self.log.push_back(Logged {
@@ -183,11 +193,10 @@ impl Recovery {
 
     /// Keeps the session of a socket that left for a recoverable reason.
     pub fn hold(&mut self, leaving: Leaving, now: Instant) {
-        let strings: usize = leaving.rooms.iter().map(String::len).sum();
         let data = leaving.data.to_json();
         let data_bytes = if data.is_null() { 0 } else { data.to_string().len() };
-        let bytes =
-            ENTRY_OVERHEAD + 2 * leaving.pid.len() + leaving.sid.len() + leaving.nsp.len() + strings + data_bytes;
+        let strings = 3 * leaving.pid.len() + leaving.sid.len() + leaving.nsp.len() + rooms_bytes(&leaving.rooms);
+        let bytes = SESSION_OVERHEAD + strings + data_bytes;
         let Leaving { sid, pid, nsp, rooms, data } = leaving;
         log::debug!("recovery: holding socket {sid} of {nsp:?} for {:?}", self.config.max_disconnection_duration);
         let held = Held { sid, pid: pid.clone(), nsp, rooms, data, offset: 0, at: now, bytes };
@@ -281,6 +290,15 @@ impl Recovery {
         }
         while self.log.front().is_some_and(|p| now.duration_since(p.at) > max) {
             self.drop_oldest_packet();
+        }
+        // Give back what a burst of disconnections grew (maps keep their
+        // capacity when emptied).
+        if self.held.capacity() > 64 && self.held.len() < self.held.capacity() / 4 {
+            self.held.shrink_to(self.held.len() * 2);
+            self.order.shrink_to(self.order.len() * 2);
+        }
+        if self.log.capacity() > 64 && self.log.len() < self.log.capacity() / 4 {
+            self.log.shrink_to(self.log.len() * 2);
         }
     }
 
