@@ -25,13 +25,17 @@ use crate::Value;
 /// rooms.on_connection(|socket| socket.emit("welcome", socket.namespace()));
 /// rooms.emit("notice", "to every /room-… namespace");
 /// ```
-pub struct DynamicNamespace<'a> {
-    ctx: &'a Arc<Context>,
+///
+/// It is a cheap handle (`Clone`, `Send`): keep one in a handler to reach
+/// every child from there.
+#[derive(Clone)]
+pub struct DynamicNamespace {
+    ctx: Arc<Context>,
     parent: Arc<Parent>,
 }
 
-impl<'a> DynamicNamespace<'a> {
-    pub(super) fn new(ctx: &'a Arc<Context>, matcher: Matcher) -> DynamicNamespace<'a> {
+impl DynamicNamespace {
+    pub(super) fn new(ctx: &Arc<Context>, matcher: Matcher) -> DynamicNamespace {
         let parent = Arc::new(Parent {
             matcher,
             handler: RwLock::new(None),
@@ -39,7 +43,7 @@ impl<'a> DynamicNamespace<'a> {
             children: Default::default(),
         });
         ctx.add_parent(parent.clone());
-        DynamicNamespace { ctx, parent }
+        DynamicNamespace { ctx: ctx.clone(), parent }
     }
 
     /// Calls `handler` for each socket joining any of its namespaces

@@ -83,7 +83,7 @@ impl Server {
     /// checks registered on the returned [`DynamicNamespace`]. Bring your
     /// own pattern: `move |name, _| regex.is_match(name)`; or see
     /// [`of_pattern`](Self::of_pattern).
-    pub fn of_matching<F>(&self, matcher: F) -> DynamicNamespace<'_>
+    pub fn of_matching<F>(&self, matcher: F) -> DynamicNamespace
     where
         F: Fn(&str, &Value) -> bool + Send + Sync + 'static,
     {
@@ -93,7 +93,7 @@ impl Server {
     /// A dynamic namespace of the names that match `pattern`, where `*`
     /// stands for any run of characters: `server.of_pattern("/room-*")`
     /// takes `/room-1` and `/room-rust`.
-    pub fn of_pattern(&self, pattern: &str) -> DynamicNamespace<'_> {
+    pub fn of_pattern(&self, pattern: &str) -> DynamicNamespace {
         let pattern = pattern.to_string();
         self.of_matching(move |name, _| dynamic::glob_match(&pattern, name))
     }
