@@ -1,7 +1,7 @@
 //! A `/ws` client on its own thread `conn-N`, from the 101 to the close.
 //!
 //! The thread registers the client with the hub, runs the application's
-//! `on_connection` handler, and then loops in [`Connection::run`]:
+//! `on_connection` handler, and then loops in `Connection::run`:
 //!
 //! ```text
 //! loop {

@@ -1,6 +1,6 @@
 //! What a socket carries besides its connection: socket.io's `handshake`
 //! object ([`Handshake`]) and the application's own per-socket data
-//! (`socket.data`, [`Data`]).
+//! (`socket.data`: [`Socket::set_data`](crate::Socket::set_data)).
 
 use std::any::Any;
 use std::collections::BTreeMap;
