@@ -117,4 +117,8 @@ mod doc_chapters {
     struct Ch12;
     #[doc = include_str!("../docs/13-socketio.md")]
     struct Ch13;
+    #[doc = include_str!("../docs/14-recovery.md")]
+    struct Ch14;
+    #[doc = include_str!("../docs/socketio-api.md")]
+    struct SocketIoApi;
 }

@@ -242,6 +242,11 @@ impl Socket {
         self.inner.recovered
     }
 
+    /// True until the socket leaves (socket.io's `socket.connected`).
+    pub fn connected(&self) -> bool {
+        !self.is_gone()
+    }
+
     /// socket.io's `socket.handshake`: headers, time, address, xdomain,
     /// secure, issued, url, query, auth.
     pub fn handshake(&self) -> &Handshake {
@@ -477,7 +482,9 @@ impl Socket {
         self.inner.data.to_json()
     }
 
-    /// Calls `handler` once when the socket leaves, with the reason.
+    /// Calls `handler` once when the socket leaves, with the reason. The
+    /// socket has left the hub by then, but [`rooms`](Self::rooms) still
+    /// lists the rooms it was in (what socket.io's `disconnecting` is for).
     pub fn on_disconnect<F>(&self, handler: F)
     where
         F: FnOnce(&Socket, &str) + Send + 'static,
