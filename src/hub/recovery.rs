@@ -286,7 +286,14 @@ impl Recovery {
     pub fn sweep(&mut self, now: Instant) {
         let max = self.config.max_disconnection_duration;
         while self.order.front().is_some_and(|(at, _)| now.duration_since(*at) > max) {
-            self.forget_oldest_session();
+            // One entry at a time: one whose session was taken since is
+            // skipped, and must not take a younger session with it.
+            let Some((at, pid)) = self.order.pop_front() else { break };
+            if self.held.get(&pid).is_some_and(|h| h.at == at) {
+                if let Some(old) = self.held.remove(&pid) {
+                    self.held_bytes -= old.bytes;
+                }
+            }
         }
         while self.log.front().is_some_and(|p| now.duration_since(p.at) > max) {
             self.drop_oldest_packet();
@@ -401,5 +408,17 @@ mod tests {
         assert_eq!(r.stats(), RecoveryStats::default());
         // A quiet log: the last offset handed out still resumes.
         assert!(r.resumable(5));
+    }
+
+    #[test]
+    fn a_taken_session_does_not_make_the_sweep_forget_a_younger_one() {
+        let t0 = Instant::now();
+        let config = RecoveryConfig::default();
+        let mut r = Recovery::new(config);
+        r.hold(leaving("a", &[]), t0);
+        assert!(r.take("/", "a", "0", t0).is_some());
+        r.hold(leaving("b", &[]), t0 + Duration::from_secs(10));
+        r.sweep(t0 + config.max_disconnection_duration + Duration::from_millis(1));
+        assert_eq!(r.stats().sessions, 1, "b is only 110 s old");
     }
 }
