@@ -41,7 +41,8 @@
 //!    client's [`hub::Outlet`] itself**, without blocking and without waking
 //!    anybody; what a socket cannot take waits in that client's backlog. The
 //!    handles that talk to it: [`Socket`] (one client, as handlers see it)
-//!    and [`Io`] (any thread).
+//!    and [`Io`] (any thread). With connection state recovery on, it keeps
+//!    what a client that dropped needs to come back (`hub::recovery`).
 //! 6. [`wire`] — the wire formats, pure codecs: the `/ws` JSON envelope,
 //!    Engine.IO and Socket.IO packets, WebSocket frames as bytes.
 //!

@@ -140,14 +140,7 @@ impl Io {
         F: FnOnce(Vec<Value>) + Send + 'static,
     {
         let Ok(data) = payload(&data) else { return };
-        let (tx, rx) = bounded(1);
-        self.send(Command::ServerSideEmit(self.nsp.to_string(), event.to_string(), data, Some(tx)));
-        // The answer may take a cluster's round trip: wait on the timers
-        // thread, not on the caller's.
-        self.timers.schedule(
-            Instant::now(),
-            Box::new(move || callback(rx.recv_timeout(DEFAULT_ACK_TIMEOUT).unwrap_or_default())),
-        );
+        self.send(Command::ServerSideEmit(self.nsp.to_string(), event.to_string(), data, Some(Box::new(callback))));
     }
 
     /// What connection state recovery holds now (all zero when it is off).

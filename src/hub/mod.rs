@@ -17,8 +17,20 @@
 //! two members (two socket ids) writing through one outlet, because one
 //! connection carries both.
 //!
-//! The handles that talk to the hub live here too: [`Io`] (any thread) and
-//! [`Socket`] (one client, as handlers see it).
+//! Who gets a broadcast is a [`Selection`]: a namespace, rooms, except
+//! rooms, as socket.io's `BroadcastOptions` and the Node Redis adapter's
+//! messages say it. Every socket is in a room named after its public id
+//! ([`Socket::sid`]), so one socket is a selection too (`io.to(sid)`). The
+//! server-side operations (fetch, join, leave, disconnect on a selection)
+//! are commands with a reply channel: the hub answers for this server.
+//!
+//! With connection state recovery on, the hub also gives every logged event
+//! its offset and keeps the log and the sessions of clients that dropped
+//! ([`recovery`]), and replays what a returning client missed.
+//!
+//! The handles that talk to the hub live here too: [`Io`] (any thread),
+//! [`Socket`] (one client, as handlers see it), [`Ack`] (an answer a client
+//! waits for); and the `timers` thread, where timeouts of acks run.
 
 pub mod acks;
 pub mod handshake;
@@ -143,10 +155,11 @@ pub enum Command {
     /// (`disconnect_sockets`): their `on_disconnect` handlers are the
     /// application's code, which never runs on the hub thread.
     Disconnect(Selection, Sender<Vec<Socket>>),
-    /// An event for the other servers of a cluster (`server_side_emit`);
-    /// the reply gets their answers. Alone, there is nobody to tell: the
-    /// reply is empty at once.
-    ServerSideEmit(String, String, Payload, Option<Sender<Vec<Value>>>),
+    /// An event for the other servers of a cluster (`server_side_emit`):
+    /// namespace, event, data, and what to call with their answers. Alone,
+    /// there is nobody to tell: the answers are none, at once (on the
+    /// `timers` thread: the callback is the application's).
+    ServerSideEmit(String, String, Payload, Option<Answers>),
     /// Recovery: the session `pid` of namespace `nsp` for a client that
     /// saw `offset` last, if it can be resumed (taken from the held
     /// sessions, or from a socket still connected with that pid, which
@@ -191,6 +204,9 @@ impl fmt::Debug for Command {
         }
     }
 }
+
+/// What a `server_side_emit_with_ack` calls with the other servers' answers.
+pub type Answers = Box<dyn FnOnce(Vec<Value>) + Send>;
 
 /// A session the hub gave back for a client that came back.
 #[derive(Debug)]
@@ -390,11 +406,11 @@ impl Hub {
                 let sockets = self.select(&select).into_iter().map(|m| m.socket.clone()).collect();
                 let _ = reply.send(sockets);
             }
-            Command::ServerSideEmit(nsp, event, _, reply) => {
+            Command::ServerSideEmit(nsp, event, _, answers) => {
                 // Alone, no other server hears it (a server never gets its own).
                 log::debug!("server_side_emit {event:?} in {nsp:?}: no other servers");
-                if let Some(reply) = reply {
-                    let _ = reply.send(Vec::new());
+                if let Some(answers) = answers {
+                    self.timers.schedule(Instant::now(), Box::new(move || answers(Vec::new())));
                 }
             }
             Command::Restore { nsp, pid, offset, reply } => {
