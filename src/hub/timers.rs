@@ -11,7 +11,7 @@
 //! stops and joins it.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -45,27 +45,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// One waiting job; the sequence number keeps jobs due at the same time in
-/// the order they were scheduled (and makes the heap's order total).
-struct Entry(Instant, u64, Job);
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        (self.0, self.1) == (other.0, other.1)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.0, self.1).cmp(&(other.0, other.1))
-    }
-}
-
 impl Timers {
     /// Runs `job` on the `timers` thread at `at` (at once if `at` has passed).
     pub fn schedule(&self, at: Instant, job: Job) {
@@ -76,23 +55,28 @@ impl Timers {
         if thread.is_none() {
             let (jobs, rx) = unbounded::<(Instant, Job)>();
             let spawned = thread::Builder::new().name("timers".into()).spawn(move || {
-                let mut heap: BinaryHeap<Reverse<Entry>> = BinaryHeap::new();
+                // (when, sequence number): the number keeps jobs due at the
+                // same time in the order they came, and names the job.
+                let mut heap: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
+                let mut jobs: HashMap<u64, Job> = HashMap::new();
                 let mut seq = 0u64;
                 loop {
-                    let wait = heap
-                        .peek()
-                        .map_or(Duration::from_secs(3600), |Reverse(e)| e.0.saturating_duration_since(Instant::now()));
+                    let wait = heap.peek().map_or(Duration::from_secs(3600), |Reverse((at, _))| {
+                        at.saturating_duration_since(Instant::now())
+                    });
                     match rx.recv_timeout(wait) {
                         Ok((at, job)) => {
                             seq += 1;
-                            heap.push(Reverse(Entry(at, seq, job)));
+                            heap.push(Reverse((at, seq)));
+                            jobs.insert(seq, job);
                         }
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => return, // shutdown
                     }
                     let now = Instant::now();
-                    while heap.peek().is_some_and(|Reverse(e)| e.0 <= now) {
-                        let Some(Reverse(Entry(_, _, job))) = heap.pop() else { break };
+                    while heap.peek().is_some_and(|Reverse((at, _))| *at <= now) {
+                        let Some(Reverse((_, n))) = heap.pop() else { break };
+                        let Some(job) = jobs.remove(&n) else { continue };
                         // A callback that panics loses only itself.
                         if panic::catch_unwind(AssertUnwindSafe(job)).is_err() {
                             log::error!("timers: a timed callback panicked");
