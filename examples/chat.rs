@@ -52,6 +52,16 @@
 //! the room it belongs to, whatever order the events arrive in: `room-joined` and `history` are
 //! queued on the client's own thread, notices and messages travel through the hub.
 //!
+//! # A network blip loses nothing
+//!
+//! Connection state recovery is on (chapter 14): the first frame a page gets is
+//! `{"session":{"sid":…,"pid":…,"recovered":false}}`, and every event carries an `"offset"`. A
+//! page whose connection breaks reconnects to `/ws?pid=…&offset=<the last one it saw>` within
+//! two minutes and is the same person again: same nickname and room (kept in `socket.data`),
+//! and every message it missed is replayed to it, in order, before anything newer. The others
+//! see "ana left" and "ana is back". A page that closes on purpose (reload, tab closed: close
+//! code 1000 or 1001) is not kept.
+//!
 //! # Step through it
 //! Break on `chat::on_chat_message` (this file), send a message from the page, and look at the
 //! backtrace: the handler runs on the sender's own thread `conn-N`, called by `Socket::dispatch`
@@ -66,7 +76,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::ToSocketAddrs;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::json;
@@ -88,6 +98,8 @@ pub const HISTORY: usize = 50;
 pub const HISTORY_ROOMS: usize = 100;
 /// New arrivals are called `guest-<id>`; nobody may pick such a name.
 const GUEST_PREFIX: &str = "guest-";
+/// How long a page whose connection broke may take to come back as itself.
+pub const RECOVERY: Duration = Duration::from_secs(120);
 
 fn main() -> std::io::Result<()> {
     simple_logger::SimpleLogger::new()
@@ -111,6 +123,7 @@ pub fn bind(addr: impl ToSocketAddrs) -> std::io::Result<Server> {
         .asset("/chat.js", "text/javascript; charset=utf-8", include_str!("chat/chat.js"))
         .asset("/chat.css", "text/css; charset=utf-8", include_str!("chat/chat.css"))
         .page("/client", include_str!("client/index.html"))
+        .connection_state_recovery(RECOVERY, true)
         .bind(addr)?;
     let chat = Chat::default();
     server.on_connection(move |socket| on_connection(&chat, socket));
@@ -133,8 +146,9 @@ pub struct Chat {
     history: Arc<Mutex<History>>,
 }
 
-/// One connected client, as the chat knows it.
-#[derive(Debug, Clone)]
+/// One connected client, as the chat knows it; also kept in its socket's
+/// data, so that a recovered socket knows who it was.
+#[derive(Debug, Clone, Serialize)]
 struct User {
     nick: String,
     room: String,
@@ -195,26 +209,19 @@ impl Chat {
 }
 
 /// A client arrived: greet it, put it in the lobby, register its handlers.
+/// A client back from a blip is who it was, where it was.
 fn on_connection(chat: &Chat, socket: &Socket) {
     log::info!("chat: socket {} connected from {}", socket.id(), socket.info().peer);
-    socket.emit("server-message", "Welcome to WebSocket");
-
-    let nick = format!("{GUEST_PREFIX}{}", socket.id());
-    {
-        // Why the broadcasts happen while the lock is held: the hub then
-        // receives the `online` lists in the order the map changed, so a
-        // slower thread can never overwrite a newer list with an older one.
-        let mut users = chat.users();
-        users.insert(socket.id(), User { nick: nick.clone(), room: LOBBY.to_string() });
-        enter_room(chat, socket, LOBBY, &nick);
-        notice(socket.io(), LOBBY, format!("{nick} joined #{LOBBY}"));
-        send_online(&users, socket.io(), LOBBY);
+    if let Some(user) = socket.data::<User>().filter(|_| socket.recovered()) {
+        on_back(chat, socket, user);
+    } else {
+        on_arrival(chat, socket);
     }
 
     // Each closure only hands its own copy of `chat` to a named function, so
     // that a breakpoint can be put on the function.
     let c = chat.clone();
-    socket.on_with_ack("set-nick", move |socket, data| on_set_nick(&c, socket, data));
+    socket.on_with_ack("set-nick", move |socket, data, ack| ack.send(on_set_nick(&c, socket, data)));
     let c = chat.clone();
     socket.on("chat-message", move |socket, data| on_chat_message(&c, socket, data));
     let c = chat.clone();
@@ -224,6 +231,41 @@ fn on_connection(chat: &Chat, socket: &Socket) {
     socket.on("client-message", on_client_message);
     let c = chat.clone();
     socket.on_disconnect(move |socket, reason| on_disconnect(&c, socket, reason));
+}
+
+/// A new client: the welcome, the lobby, a guest's name.
+fn on_arrival(chat: &Chat, socket: &Socket) {
+    socket.emit("server-message", "Welcome to WebSocket");
+    let nick = format!("{GUEST_PREFIX}{}", socket.id());
+    {
+        // Why the broadcasts happen while the lock is held: the hub then
+        // receives the `online` lists in the order the map changed, so a
+        // slower thread can never overwrite a newer list with an older one.
+        let mut users = chat.users();
+        let user = User { nick: nick.clone(), room: LOBBY.to_string() };
+        socket.set_data(user.clone());
+        users.insert(socket.id(), user);
+        enter_room(chat, socket, LOBBY, &nick);
+        notice(socket.io(), LOBBY, format!("{nick} joined #{LOBBY}"));
+        send_online(&users, socket.io(), LOBBY);
+    }
+}
+
+/// A recovered client: its socket is in its room again and what it missed
+/// is on its way; the chat takes it back under its name (unless someone took
+/// the name meanwhile: then it is a guest again).
+fn on_back(chat: &Chat, socket: &Socket, mut user: User) {
+    let mut users = chat.users();
+    let taken = users.values().any(|u| u.nick.to_lowercase() == user.nick.to_lowercase());
+    if taken {
+        user.nick = format!("{GUEST_PREFIX}{}", socket.id());
+        socket.set_data(user.clone());
+        socket.emit("room-joined", json!({ "room": user.room, "nick": user.nick }));
+    }
+    log::info!("chat: {} is back in #{} (socket {})", user.nick, user.room, socket.id());
+    notice(socket.io(), &user.room, format!("{} is back", user.nick));
+    users.insert(socket.id(), user.clone());
+    send_online(&users, socket.io(), &user.room);
 }
 
 /// `set-nick "ana"`: rename this client. The return value is the ack reply.
@@ -246,6 +288,7 @@ fn on_set_nick(chat: &Chat, socket: &Socket, data: Value) -> Value {
     };
     let old = std::mem::replace(&mut me.nick, wanted.clone());
     let room = me.room.clone();
+    socket.set_data(me.clone());
     if old != wanted {
         log::info!("chat: socket {}: {old:?} is now {wanted:?}", socket.id());
         notice(socket.io(), &room, format!("{old} is now known as {wanted}"));
@@ -293,6 +336,7 @@ fn on_join_room(chat: &Chat, socket: &Socket, data: Value) {
     };
     let old = std::mem::replace(&mut me.room, room.clone());
     let nick = me.nick.clone();
+    socket.set_data(me.clone());
     if old == room {
         enter_room(chat, socket, &room, &nick); // asked again (a page after a reconnect): say so again
         return;

@@ -269,7 +269,11 @@ fn handle_frame(ws: &mut WebSocket<TcpStream>, message: Message, out: &mut impl 
         return print(out, format!("<- (not JSON) {}", text.as_str()));
     };
     match (value.get("event").and_then(Value::as_str), value.get("ack")) {
-        (Some(event), None) => print(out, format!("<- {event}: {}", value["data"])),
+        // A server that keeps sessions (chapter 14) numbers its events: the offset to come back with.
+        (Some(event), None) => match value["offset"].as_str() {
+            Some(offset) => print(out, format!("<- {event}: {} (offset {offset})", value["data"])),
+            None => print(out, format!("<- {event}: {}", value["data"])),
+        },
         (Some(event), Some(ack)) => {
             print(out, format!("<- {event}: {} (the server asks for a reply; answering \"received\")", value["data"]));
             let reply = json!({ "ack": ack, "data": "received" });

@@ -74,7 +74,7 @@ fn token_is_secret(auth: &Value, _info: &SocketInfo) -> Result<(), String> {
 fn on_connection(socket: &Socket) {
     socket.emit("auth", socket.auth());
     socket.on("message", |socket, data| socket.emit("message-back", as_args(data)));
-    socket.on_with_ack("message-with-ack", |_socket, data| as_args(data));
+    socket.on_with_ack("message-with-ack", |_socket, data, ack| ack.send(as_args(data)));
     // Extra events used by wshub's own tests.
     socket.on("join", |socket, room| socket.join(room.as_str().unwrap_or("")));
     socket.on("to-room", |socket, data| {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::http::host::HostPolicy;
 use crate::http::origin::OriginPolicy;
+pub use crate::hub::RecoveryConfig;
 
 /// The server's settings. Build them with [`Server::builder()`](crate::Server::builder).
 #[derive(Debug, Clone)]
@@ -70,6 +71,10 @@ pub struct Config {
     pub allowed_hosts: HostPolicy,
     /// The socket.io endpoint's own settings.
     pub socketio: SocketIoConfig,
+    /// Connection state recovery (off by default): a client whose
+    /// connection broke comes back as the same socket, with its rooms and
+    /// data, and gets what it missed. See [`RecoveryConfig`] for its bounds.
+    pub recovery: Option<RecoveryConfig>,
 }
 
 /// Settings of the socket.io endpoint. The defaults are Node socket.io's, so
@@ -134,6 +139,7 @@ impl Default for Config {
             origins: OriginPolicy::default(),
             allowed_hosts: HostPolicy::default(),
             socketio: SocketIoConfig::default(),
+            recovery: None,
         }
     }
 }

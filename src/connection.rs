@@ -1,7 +1,7 @@
 //! A `/ws` client on its own thread `conn-N`, from the 101 to the close.
 //!
 //! The thread registers the client with the hub, runs the application's
-//! `on_connection` handler, and then loops in [`Connection::run`]:
+//! `on_connection` handler, and then loops in `Connection::run`:
 //!
 //! ```text
 //! loop {
@@ -24,10 +24,11 @@ use std::time::{Duration, Instant};
 use tungstenite::Message;
 
 use crate::context::{ConnectionHandler, Context};
-use crate::hub::{Command, Credits, Member, Outlet, Socket, SocketInfo};
+use crate::hub::socket::Parts;
+use crate::hub::{Command, Credits, Outlet, Restored, Socket, SocketInfo};
 use crate::websocket::rate::Rate;
 use crate::websocket::{Link, LinkEnd};
-use crate::wire::{frame, Wire};
+use crate::wire::{frame, json_session_frame, Wire};
 use crate::Value;
 
 /// Why a connection ended. Logged once, and passed to `on_disconnect` handlers.
@@ -48,6 +49,21 @@ pub enum Ending {
     SocketError(String),
 }
 
+impl Ending {
+    /// True when the client may come back for its session (connection
+    /// state recovery): the connection broke or went silent, the client
+    /// closed with anything but a goodbye (1000, 1001, no code), or the
+    /// server dropped it as too slow or stopped.
+    pub fn recoverable(&self) -> bool {
+        match self {
+            Ending::Reset | Ending::Silent | Ending::SocketError(_) => true,
+            Ending::ClientClosed(Some(code)) => !matches!(code, 1000 | 1001),
+            Ending::ClientClosed(None) | Ending::Failed(..) => false,
+            Ending::ServerClosed(code, _) => matches!(code, 1001 | 1013),
+        }
+    }
+}
+
 impl fmt::Display for Ending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -64,24 +80,52 @@ impl fmt::Display for Ending {
 
 // ANCHOR: run_websocket
 /// After the 101: register with the hub, greet the handler, and run the
-/// loop until the connection ends.
-pub(crate) fn run_websocket(socket: TcpStream, rest: Vec<u8>, info: SocketInfo, ctx: &Context) {
+/// loop until the connection ends. `restored`: the session a recovering
+/// client took back (chapter 14).
+pub(crate) fn run_websocket(
+    socket: TcpStream,
+    rest: Vec<u8>,
+    info: SocketInfo,
+    ctx: &Context,
+    restored: Option<Restored>,
+) {
     let id = info.id;
     let config = &ctx.config;
-    let socket = Arc::new(socket);
-    let outlet = Outlet::websocket(id, socket.clone(), ctx.limits(), ctx.hub_notices.clone());
+    let stream = Arc::new(socket);
+    let outlet = Outlet::websocket(id, stream.clone(), ctx.limits(), ctx.hub_notices.clone());
     ctx.io.send(Command::Open(outlet.clone()));
+    let (held, replaced) = match restored {
+        Some(restored) => (Some(restored.held), restored.replaced),
+        None => (None, None),
+    };
+    if let Some(old) = replaced {
+        // Its client is here now: the old socket's handlers learn it left.
+        let _ = Context::guard(&old, |old| old.finish("connection replaced by the client's new one", false));
+    }
+    let replay = held.as_ref().map(|held| held.offset);
     // `/ws` clients live in socket.io's default namespace, `/`.
-    let member = Member { id, wire: Wire::Json, nsp: "/".into(), outlet: outlet.clone() };
-    ctx.io.send(Command::Register(member));
+    let parts = Parts {
+        info,
+        wire: Wire::Json,
+        io: ctx.io.for_client(Credits::new()),
+        outlet: outlet.clone(),
+        auth: Value::Null,
+        secure: false,
+        restored: held,
+    };
+    let socket = Socket::new(parts);
+    if let Some(pid) = socket.pid() {
+        // Recovery: the client learns its ids before anything else.
+        outlet.push(&json_session_frame(socket.sid(), pid, socket.recovered()));
+    }
+    ctx.io.send(Command::Register(socket.clone(), replay));
     if ctx.is_stopping() {
         // The hub may have stopped before it read our Open: close ourselves.
         outlet.close(1001, "server shutting down", false);
     }
 
-    let link = Link::new(socket, rest, outlet.clone(), config.websocket());
+    let link = Link::new(stream, rest, outlet, config.websocket());
     let connected = link.last_heard; // no ping yet: the upgrade counts as hearing from it
-    let socket = Socket::new(info, Wire::Json, ctx.io.for_client(Credits::new()), outlet, Value::Null);
     let mut conn = Connection {
         link,
         socket,
@@ -91,7 +135,7 @@ pub(crate) fn run_websocket(socket: TcpStream, rest: Vec<u8>, info: SocketInfo, 
         pinged_at: connected,
         rate: config.max_message_rate.map(Rate::new),
     };
-    let ending = conn.run(ctx.namespace_handler("/").flatten());
+    let ending = conn.run(ctx.namespace_handler("/", &Value::Null).flatten());
     match &ending {
         // `{:?}` of the text: a reason may quote the client; control
         // characters in it must not start a line of their own in the log.
@@ -101,7 +145,8 @@ pub(crate) fn run_websocket(socket: TcpStream, rest: Vec<u8>, info: SocketInfo, 
         _ => log::info!("socket {id}: closed: {:?}", ending.to_string()),
     }
     // Out of the hub first, so no broadcast is written to a socket that is gone.
-    if Context::guard(&conn.socket, |socket| socket.finish(&ending.to_string())).is_err() {
+    let keep = ending.recoverable();
+    if Context::guard(&conn.socket, |socket| socket.finish(&ending.to_string(), keep)).is_err() {
         log::error!("socket {id}: an on_disconnect handler panicked");
     }
     ctx.io.send(Command::Gone(id));

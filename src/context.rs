@@ -28,6 +28,21 @@ pub(crate) type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
 /// connection to a namespace, from its `auth` payload and what is known of it.
 pub(crate) type ConnectCheck = Arc<dyn Fn(&Value, &SocketInfo) -> Result<(), String> + Send + Sync>;
 
+/// Decides whether a namespace name belongs to a dynamic namespace (from
+/// the name and the client's `auth`).
+pub(crate) type Matcher = Box<dyn Fn(&str, &Value) -> bool + Send + Sync>;
+
+/// A dynamic namespace (socket.io's parent namespace): every name its
+/// matcher accepts becomes a namespace of its own, a child, with the
+/// parent's connection handler and checks.
+pub(crate) struct Parent {
+    pub matcher: Matcher,
+    pub handler: RwLock<Option<ConnectionHandler>>,
+    pub checks: RwLock<Vec<ConnectCheck>>,
+    /// The children made so far, for broadcasts to all of them.
+    pub children: Mutex<std::collections::BTreeSet<String>>,
+}
+
 /// See the [module docs](self).
 pub(crate) struct Context {
     pub config: Config,
@@ -41,10 +56,14 @@ pub(crate) struct Context {
     pub hub_notices: Sender<Arc<Outlet>>,
     /// Namespace → its connection handler; `/` is `on_connection`.
     namespaces: RwLock<HashMap<String, ConnectionHandler>>,
-    /// Namespace (`/` included) → the check a client must pass before its
-    /// socket exists there. Kept apart from the handlers: it may be set
-    /// before or after `on_connection`.
-    connect_checks: RwLock<HashMap<String, ConnectCheck>>,
+    /// Namespace (`/` included) → the checks a client must pass before its
+    /// socket exists there, in the order they were added. Kept apart from
+    /// the handlers: they may be set before or after `on_connection`.
+    connect_checks: RwLock<HashMap<String, Vec<ConnectCheck>>>,
+    /// Dynamic namespaces, tried in the order they were added.
+    parents: RwLock<Vec<Arc<Parent>>>,
+    /// A child namespace → its parent, once a client made it.
+    children: RwLock<HashMap<String, Arc<Parent>>>,
     /// The last id handed out (ids are never reused).
     next_id: AtomicU64,
     /// Connections still reading a request head, so shutdown can wake them.
@@ -62,6 +81,8 @@ impl Context {
             hub_notices,
             namespaces: RwLock::default(),
             connect_checks: RwLock::default(),
+            parents: RwLock::default(),
+            children: RwLock::default(),
             next_id: AtomicU64::new(0),
             handshaking: Mutex::default(),
             stopping: AtomicBool::new(false),
@@ -91,31 +112,68 @@ impl Context {
         self.namespaces.write().unwrap_or_else(|e| e.into_inner()).insert(nsp.to_string(), handler);
     }
 
-    pub fn set_check(&self, nsp: &str, check: ConnectCheck) {
-        self.connect_checks.write().unwrap_or_else(|e| e.into_inner()).insert(nsp.to_string(), check);
+    /// Adds a check for namespace `nsp`, after those it has.
+    pub fn add_check(&self, nsp: &str, check: ConnectCheck) {
+        self.connect_checks.write().unwrap_or_else(|e| e.into_inner()).entry(nsp.to_string()).or_default().push(check);
+    }
+
+    /// Adds a dynamic namespace.
+    pub fn add_parent(&self, parent: Arc<Parent>) {
+        self.parents.write().unwrap_or_else(|e| e.into_inner()).push(parent);
+    }
+
+    /// The dynamic namespace `nsp` belongs to: the one that made it, or the
+    /// first whose matcher accepts it now (which makes it a child).
+    fn parent_of(&self, nsp: &str, auth: &Value) -> Option<Arc<Parent>> {
+        if let Some(parent) = self.children.read().unwrap_or_else(|e| e.into_inner()).get(nsp) {
+            return Some(parent.clone());
+        }
+        let parents = self.parents.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let parent = parents.into_iter().find(|p| {
+            panic::catch_unwind(AssertUnwindSafe(|| (p.matcher)(nsp, auth))).unwrap_or_else(|_| {
+                log::error!("the matcher of a dynamic namespace panicked on {nsp:?}");
+                false
+            })
+        })?;
+        log::info!("namespace {nsp:?} created by a dynamic namespace");
+        parent.children.lock().unwrap_or_else(|e| e.into_inner()).insert(nsp.to_string());
+        self.children.write().unwrap_or_else(|e| e.into_inner()).insert(nsp.to_string(), parent.clone());
+        Some(parent)
     }
 
     /// The connection handler of a namespace: `Some(handler)` if the
-    /// namespace exists (`/` always does, even with no handler yet).
-    pub fn namespace_handler(&self, nsp: &str) -> Option<Option<ConnectionHandler>> {
+    /// namespace exists (`/` always does, even with no handler yet; a
+    /// dynamic namespace's child exists once its matcher accepts the name).
+    pub fn namespace_handler(&self, nsp: &str, auth: &Value) -> Option<Option<ConnectionHandler>> {
         let handler = self.namespaces.read().unwrap_or_else(|e| e.into_inner()).get(nsp).cloned();
         match (nsp, handler) {
             ("/", handler) => Some(handler),
             (_, Some(handler)) => Some(Some(handler)),
-            (_, None) => None,
+            (_, None) => {
+                let parent = self.parent_of(nsp, auth)?;
+                let handler = parent.handler.read().unwrap_or_else(|e| e.into_inner()).clone();
+                Some(handler)
+            }
         }
     }
 
-    /// Runs the connect check of namespace `nsp`, if it has one: `Err` holds
-    /// the message the client is refused with. It runs on the client's
+    /// Runs the connect checks of namespace `nsp` in order (a dynamic
+    /// namespace's child: its parent's): the first `Err` refuses, and holds
+    /// the message the client is refused with. They run on the client's
     /// thread, as handlers do; a check that panics refuses.
     pub fn check_connect(&self, nsp: &str, auth: &Value, info: &SocketInfo) -> Result<(), String> {
-        let check = self.connect_checks.read().unwrap_or_else(|e| e.into_inner()).get(nsp).cloned();
-        let Some(check) = check else { return Ok(()) };
-        panic::catch_unwind(AssertUnwindSafe(|| check(auth, info))).unwrap_or_else(|_| {
-            log::error!("socket {}: the connect check of {nsp:?} panicked; refusing the client", info.id);
-            Err("server error".into())
-        })
+        let mut checks =
+            self.connect_checks.read().unwrap_or_else(|e| e.into_inner()).get(nsp).cloned().unwrap_or_default();
+        if let Some(parent) = self.children.read().unwrap_or_else(|e| e.into_inner()).get(nsp) {
+            checks.extend(parent.checks.read().unwrap_or_else(|e| e.into_inner()).iter().cloned());
+        }
+        for check in checks {
+            panic::catch_unwind(AssertUnwindSafe(|| check(auth, info))).unwrap_or_else(|_| {
+                log::error!("socket {}: a connect check of {nsp:?} panicked; refusing the client", info.id);
+                Err("server error".into())
+            })?;
+        }
+        Ok(())
     }
 
     /// Runs application code (a handler) for `socket`: a panic is caught

@@ -75,30 +75,41 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
     match handshake::route(&request, config, &ctx.pages) {
         Route::Respond(response) => respond(stream, id, response, head_only),
         Route::Upgrade { key, wire, origin } => {
+            // Recovery: a `/ws` client that comes back names its session in
+            // the query (`?pid=…&offset=…`); handlers never see those two.
+            let (query, resume) = split_resume(&request.query, ctx.io.keeps_sessions());
             let info = SocketInfo {
                 id,
                 peer,
                 path: request.path.clone(),
-                query: request.query.clone(),
+                query,
                 origin: request.header("Origin").map(str::to_string),
                 headers: request.headers.clone(),
                 protocol: wire.name(),
                 connected_at: SystemTime::now(),
             };
-            // The application's connect check for `/`, where `/ws` clients
+            let skip = config.recovery.is_some_and(|r| r.skip_middlewares);
+            let restore = |(pid, offset): &(String, String)| ctx.io.restore("/", pid, offset);
+            let mut restored = if skip { resume.as_ref().and_then(restore) } else { None };
+            // The application's connect checks for `/`, where `/ws` clients
             // live. Why before the 101 and not an error event after it: a
             // refused client then costs no hub member, and gets a real HTTP
             // answer with the reason, like a refused Origin. (A browser page
             // sees only a failed connection; the reason is in its console
             // and in our log.)
-            if let Err(message) = ctx.check_connect("/", &Value::Null, &info) {
-                return respond(stream, id, Response::refusal(403, message), false);
+            if restored.is_none() {
+                if let Err(message) = ctx.check_connect("/", &Value::Null, &info) {
+                    return respond(stream, id, Response::refusal(403, message), false);
+                }
+                if !skip {
+                    restored = resume.as_ref().and_then(restore);
+                }
             }
             if let Err(e) = handshake::switch_protocols(&mut stream, &key, config.write_timeout) {
                 return log::info!("conn {id}: gone during the handshake ({e})");
             }
             log::info!("socket {id}: upgraded on {:?} ({}, origin: {origin:?})", request.path, wire.name());
-            connection::run_websocket(stream, rest, info, &ctx);
+            connection::run_websocket(stream, rest, info, &ctx, restored);
         }
     }
 }
@@ -120,6 +131,24 @@ fn send_file(
         }
         Err(e) => log::info!("conn {id}: sending {:?} failed: {e}", request.path),
     }
+}
+
+/// Takes `pid` and `offset` out of a `/ws` upgrade's query string: the
+/// session a recovering client names, and the query its handlers see.
+fn split_resume(query: &str, recovery: bool) -> (String, Option<(String, String)>) {
+    if !recovery {
+        return (query.to_string(), None);
+    }
+    let (mut pid, mut offset) = (None, None);
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("pid", value)) => pid = Some(value.to_string()),
+            Some(("offset", value)) => offset = Some(value.to_string()),
+            _ => kept.push(pair),
+        }
+    }
+    (kept.join("&"), pid.zip(offset))
 }
 
 /// Sends an HTTP response and closes the connection gracefully.

@@ -41,7 +41,8 @@
 //!    client's [`hub::Outlet`] itself**, without blocking and without waking
 //!    anybody; what a socket cannot take waits in that client's backlog. The
 //!    handles that talk to it: [`Socket`] (one client, as handlers see it)
-//!    and [`Io`] (any thread).
+//!    and [`Io`] (any thread). With connection state recovery on, it keeps
+//!    what a client that dropped needs to come back (`hub::recovery`).
 //! 6. [`wire`] — the wire formats, pure codecs: the `/ws` JSON envelope,
 //!    Engine.IO and Socket.IO packets, WebSocket frames as bytes.
 //!
@@ -50,8 +51,8 @@
 //! socket.io nodes can share rooms and broadcasts.
 //!
 //! [`config`] holds every limit and timeout with its default and the reason
-//! for it. Threads: `listener`, `hub`, `engine-timers`, and one `conn-N` per
-//! connection; nothing else.
+//! for it. Threads: `listener`, `hub`, `engine-timers`, one `conn-N` per
+//! connection, and `timers` once an ack is given a timeout; nothing else.
 
 pub mod cluster;
 pub mod config;
@@ -66,8 +67,8 @@ pub mod websocket;
 pub mod wire;
 
 pub use config::Config;
-pub use hub::{Io, Socket, SocketId, SocketInfo, To};
-pub use server::{Namespace, Server, ServerBuilder, ServerHandle};
+pub use hub::{Ack, AckError, BroadcastAcks, FetchedSocket, Handshake, Io, Socket, SocketId, SocketInfo, To, Verdict};
+pub use server::{DynamicNamespace, Namespace, Server, ServerBuilder, ServerHandle};
 pub use wire::args::{as_binary, binary, Args};
 
 /// A WebSocket message as [`Socket::on_message`] receives it and
@@ -117,4 +118,8 @@ mod doc_chapters {
     struct Ch12;
     #[doc = include_str!("../docs/13-socketio.md")]
     struct Ch13;
+    #[doc = include_str!("../docs/14-recovery.md")]
+    struct Ch14;
+    #[doc = include_str!("../docs/socketio-api.md")]
+    struct SocketIoApi;
 }

@@ -48,7 +48,10 @@ fn the_chat_in_chromium_at_375px() {
 /// sends or clears; switching rooms shows only the new room's lines, and
 /// switching back shows the old room's again; cat, arriving late, is shown
 /// each room's history; a reload keeps bob's nickname and room; an over-long
-/// message is refused; the seed's `/client` page is answered. Then the server
+/// message is refused; bob's connection breaks while ana says three things
+/// and his page comes back recovered (connection state recovery): still bob
+/// in `#rust`, with all three shown once; the seed's `/client` page is
+/// answered. Then the server
 /// is shut down (`ServerHandle::shutdown`, close 1001): every page says
 /// "server stopped, reconnecting"; a new server on the same address takes them
 /// back, with their nicknames and rooms. The steps and their timings are

@@ -21,12 +21,21 @@ fn start_chat() -> ServerHandle {
 
 /// Connects, checks the greeting, and returns the client with its guest nickname.
 fn join(server: &ServerHandle) -> (Client, String) {
+    let (client, nick, _) = join_with_session(server);
+    (client, nick)
+}
+
+/// The same, and the session the first frame names (`{"sid","pid",…}`:
+/// the chat keeps sessions for recovery).
+fn join_with_session(server: &ServerHandle) -> (Client, String, Value) {
     let mut client = connect(server.local_addr);
+    let session = client.recv_json()["session"].clone();
+    assert_eq!(session["recovered"], json!(false), "a new client's session is fresh: {session}");
     assert_eq!(client.recv_event(), ("server-message".to_string(), json!("Welcome to WebSocket")));
     let joined = next(&mut client, "room-joined", |_| true);
     assert_eq!(joined["room"], "lobby");
     let nick = joined["nick"].as_str().expect("room-joined carries the nickname").to_string();
-    (client, nick)
+    (client, nick, session)
 }
 
 /// Reads frames until an event named `event` whose data satisfies `wanted`,
@@ -260,4 +269,52 @@ fn a_taken_nickname_is_marked_taken() {
     assert_eq!((&reply["ok"], &reply["taken"]), (&json!(false), &json!(true)), "{reply}");
     let reply = set_nick(&mut bob, "bad name", 3);
     assert!(reply.get("taken").is_none(), "{reply}");
+}
+
+/// A network blip loses nothing: bob's connection breaks (no Close), ana
+/// says three things meanwhile, and bob comes back with `?pid=…&offset=…`:
+/// recovered, still bob in the lobby, with the three messages replayed in
+/// order (and no history sent again); the lobby hears "bob is back".
+#[test]
+fn a_client_back_from_a_blip_is_still_itself_and_gets_what_it_missed() {
+    let server = start_chat();
+    let (mut ana, _) = join(&server);
+    set_nick(&mut ana, "ana", 1);
+    let (mut bob, _, session) = join_with_session(&server);
+    set_nick(&mut bob, "bob", 1);
+    online(&mut ana, "lobby", &["ana", "bob"]);
+    ana.emit("chat-message", json!("before"));
+    let last = loop {
+        let frame = bob.recv_json();
+        if frame["event"] == "chat-message" && frame["data"]["text"] == "before" {
+            break frame["offset"].as_str().expect("a logged event carries its offset").to_string();
+        }
+    };
+
+    bob.ws.get_ref().shutdown(std::net::Shutdown::Both).unwrap();
+    drop(bob);
+    next(&mut ana, "notice", |data| data["text"] == "bob left");
+    for text in ["one", "two", "three"] {
+        ana.emit("chat-message", json!(text));
+    }
+    next(&mut ana, "chat-message", |data| data["text"] == "three");
+
+    let path = format!("/ws?pid={}&offset={last}", session["pid"].as_str().unwrap());
+    let mut bob = connect_with(server.local_addr, &path, &[]).expect("upgrade");
+    let back = bob.recv_json()["session"].clone();
+    assert_eq!((back["recovered"].clone(), back["sid"].clone()), (json!(true), session["sid"].clone()));
+    let mut texts = Vec::new();
+    while texts.len() < 3 {
+        let frame = bob.recv_json();
+        assert_ne!(frame["event"], "history", "a recovered client is not sent the history again");
+        if frame["event"] == "chat-message" {
+            texts.push(frame["data"]["text"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(texts, ["one", "two", "three"]);
+    next(&mut ana, "notice", |data| data["text"] == "bob is back");
+    online(&mut ana, "lobby", &["ana", "bob"]);
+    bob.emit("chat-message", json!("I'm back"));
+    let said = next(&mut ana, "chat-message", |data| data["text"] == "I'm back");
+    assert_eq!(said["from"], "bob", "still bob");
 }

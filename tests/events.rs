@@ -49,15 +49,22 @@ fn client_message_reaches_its_handler() {
 }
 
 /// Client → server acks: a message carrying `"ack": n` is answered with
-/// `{"ack": n, "data": ...}`. With `on_with_ack` the data is the handler's
-/// return value; with plain `on` it is `null` (the client still learns that
-/// the handler ran).
+/// `{"ack": n, "data": ...}` when its `on_with_ack` handler calls
+/// `ack.send(data)`, now or later and from another thread. A handler that
+/// does not answer (plain `on`, or an `Ack` dropped unsent) is never
+/// acknowledged: the next frame the client gets answers its next question.
 #[test]
-fn client_acks_are_answered_by_on_with_ack_and_on() {
+fn client_acks_are_answered_only_by_handlers_that_answer() {
     let server = start(Server::builder(), |socket| {
-        socket.on_with_ack("double", |_socket, data| data.as_i64().unwrap_or(0) * 2);
-        socket.on_with_ack("whoami", |socket, _data| json!({ "id": socket.id(), "path": socket.info().path }));
+        socket.on_with_ack("double", |_socket, data, ack| ack.send(data.as_i64().unwrap_or(0) * 2));
+        socket.on_with_ack("whoami", |socket, _data, ack| {
+            ack.send(json!({ "id": socket.id(), "path": socket.info().path }))
+        });
         socket.on("note", |_socket, _data| {});
+        socket.on_with_ack("ignore", |_socket, _data, ack| drop(ack));
+        socket.on_with_ack("later", |_socket, data, ack| {
+            std::thread::spawn(move || ack.send(json!({ "later": data })));
+        });
     });
     let mut client = connect(server.local_addr);
 
@@ -65,7 +72,10 @@ fn client_acks_are_answered_by_on_with_ack_and_on() {
     assert_eq!(client.recv_json(), json!({ "ack": 7, "data": 42 }), "the exact reply envelope");
 
     assert_eq!(client.call("whoami", Value::Null, 8)["path"], json!("/ws"));
-    assert_eq!(client.call("note", json!("x"), 9), Value::Null, "`on` replies null");
+    client.send_json(json!({ "event": "note", "data": "x", "ack": 9 }));
+    client.send_json(json!({ "event": "ignore", "data": "y", "ack": 10 }));
+    client.send_json(json!({ "event": "later", "data": "z", "ack": 11 }));
+    assert_eq!(client.recv_json(), json!({ "ack": 11, "data": { "later": "z" } }), "9 and 10 are never answered");
 }
 
 /// Server → client acks: `socket.emit_with_ack` sends `"ack": n`; when the
@@ -95,7 +105,7 @@ fn server_emit_with_ack_runs_the_callback_with_the_clients_answer() {
 #[test]
 fn bad_json_gets_an_error_event_and_the_connection_survives() {
     let server = start(Server::builder(), |socket| {
-        socket.on_with_ack("echo", |_socket, data| data);
+        socket.on_with_ack("echo", |_socket, data, ack| ack.send(data));
     });
     let mut client = connect(server.local_addr);
 
@@ -118,7 +128,7 @@ fn bad_json_gets_an_error_event_and_the_connection_survives() {
 #[test]
 fn binary_frame_gets_an_error_event() {
     let server = start(Server::builder(), |socket| {
-        socket.on_with_ack("echo", |_socket, data| data);
+        socket.on_with_ack("echo", |_socket, data, ack| ack.send(data));
     });
     let mut client = connect(server.local_addr);
 
@@ -184,7 +194,7 @@ fn socket_debug_output_shows_id_peer_path_and_headers() {
 #[test]
 fn frame_sent_right_behind_the_request_head_is_handled() {
     let server = start(Server::builder(), |socket| {
-        socket.on_with_ack("echo", |_socket, data| data);
+        socket.on_with_ack("echo", |_socket, data, ack| ack.send(data));
     });
     let addr = server.local_addr;
 

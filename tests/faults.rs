@@ -268,11 +268,11 @@ fn a_panicking_or_blocking_handler_affects_only_its_client() {
     let server = start(Server::builder(), move |socket| {
         socket.on("boom", |_, _| panic!("a handler bug"));
         let release = release_rx.clone();
-        socket.on_with_ack("block", move |_, _| {
+        socket.on_with_ack("block", move |_, _, ack| {
             let _ = release.lock().unwrap().recv_timeout(Duration::from_secs(30));
-            "released"
+            ack.send("released");
         });
-        socket.on_with_ack("echo", |_, data| data);
+        socket.on_with_ack("echo", |_, data, ack| ack.send(data));
     });
     let addr = server.local_addr;
 

@@ -135,7 +135,7 @@ fn foreign_origin_is_403_naming_the_origin() {
 fn client_cap_answers_503() {
     let server = start(Server::builder().max_clients(2), |socket| {
         socket.emit("server-message", "Welcome to WebSocket");
-        socket.on_with_ack("echo", |_socket, data| data);
+        socket.on_with_ack("echo", |_socket, data, ack| ack.send(data));
     });
     let addr = server.local_addr;
     let mut first = connect_greeted(addr);

@@ -21,8 +21,14 @@ fn chat_server() -> ServerHandle {
     start(Server::builder(), |socket| {
         socket.emit("server-message", "Welcome to WebSocket");
         socket.on("shout", |socket, data| socket.broadcast("shout", data));
-        socket.on_with_ack("join", |socket, room: Value| socket.join(room.as_str().unwrap_or("")));
-        socket.on_with_ack("leave", |socket, room: Value| socket.leave(room.as_str().unwrap_or("")));
+        socket.on_with_ack("join", |socket, room: Value, ack| {
+            socket.join(room.as_str().unwrap_or(""));
+            ack.send(());
+        });
+        socket.on_with_ack("leave", |socket, room: Value, ack| {
+            socket.leave(room.as_str().unwrap_or(""));
+            ack.send(());
+        });
         socket.on("say", |socket, data| {
             let room = data["room"].as_str().unwrap_or("").to_string();
             socket.to(room).emit("said", data["text"].clone());

@@ -50,10 +50,10 @@ fn run(asks: usize, broadcasts: usize, pings: usize, sizes: &[usize], read_late:
         .heartbeat(Duration::from_secs(600), Duration::from_secs(1200));
     let server = start(builder, |socket| {
         socket.emit("server-message", "Welcome to WebSocket");
-        socket.on_with_ack("ask", |socket, data: Value| {
+        socket.on_with_ack("ask", |socket, data: Value, ack| {
             let n = data["n"].as_u64().unwrap_or(0) as usize;
             socket.emit("own", json!({ "i": data["i"], "pad": "o".repeat(n) }));
-            data["i"].clone()
+            ack.send(data["i"].clone());
         });
     });
     let mut client = connect_greeted(server.local_addr);

@@ -155,7 +155,7 @@ fn panicking_handler_closes_only_its_client_with_1011() {
     let server = start(Server::builder(), |socket| {
         socket.emit("server-message", "Welcome to WebSocket");
         socket.on("boom", |_socket, _data| panic!("a handler panicked (on purpose, in a test)"));
-        socket.on_with_ack("echo", |_socket, data| data);
+        socket.on_with_ack("echo", |_socket, data, ack| ack.send(data));
     });
     let mut victim = connect_greeted(server.local_addr);
     let mut bystander = connect_greeted(server.local_addr);
@@ -320,7 +320,7 @@ fn heartbeat_keeps_live_clients_and_drops_silent_ones() {
 
     let server = start(Server::builder().heartbeat(INTERVAL, TIMEOUT), |socket| {
         socket.emit("server-message", "Welcome to WebSocket");
-        socket.on_with_ack("echo", |_socket, data| data);
+        socket.on_with_ack("echo", |_socket, data, ack| ack.send(data));
     });
     let addr = server.local_addr;
 

@@ -17,7 +17,7 @@ use wshub::{Server, ServerHandle};
 fn node(name: &'static str) -> ServerHandle {
     start(Server::builder(), move |socket| {
         socket.emit("server-message", format!("Welcome from node {name}"));
-        socket.on_with_ack("whoami", move |_, _| format!("node {name}"));
+        socket.on_with_ack("whoami", move |_, _, ack| ack.send(format!("node {name}")));
     })
 }
 

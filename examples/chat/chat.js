@@ -23,6 +23,14 @@ const TYPING_SHOWN_MS = 5000;
 
 let ws = null;
 let nextAck = 1;
+// Connection state recovery: the server names our session in the first
+// frame, {"session":{"sid","pid","recovered"}}, and every event carries its
+// "offset". After a break we reconnect with both (?pid=…&offset=…) and,
+// within the server's two minutes, are the same socket again: same name,
+// same room, and the messages we missed are replayed to us in order.
+let session = null; // { sid, pid } of our last connection
+let lastOffset = null; // the offset of the last event we handled
+let firstFrame = true; // the next frame is the first of this connection
 const pendingAcks = new Map(); // ack id -> function(reply)
 let retries = 0; // reconnect attempts since the connection was last open
 let lostBecause = ""; // why it was lost, in words
@@ -60,13 +68,16 @@ function remember(key, value) {
 
 function connect() {
   setStatus("connecting", "connecting…");
-  ws = new WebSocket(WS_URL);
+  const url = new URL(WS_URL);
+  if (session && lastOffset !== null) {
+    url.searchParams.set("pid", session.pid);
+    url.searchParams.set("offset", lastOffset);
+  }
+  ws = new WebSocket(url.href);
+  firstFrame = true;
   ws.onopen = () => {
     retries = 0;
     setStatus("open", "connected");
-    // Back after a reconnect or a reload: ask for the nickname and room we had.
-    if (wanted.nick) setNick(wanted.nick, 3);
-    if (wanted.room && wanted.room !== "lobby") emit("join-room", wanted.room);
   };
   ws.onmessage = (e) => receive(e.data);
   ws.onclose = (e) => {
@@ -111,6 +122,13 @@ function emit(event, data, onAck) {
   return true;
 }
 
+// Back after a reconnect or a reload, as somebody new: ask for the nickname
+// and room we had. (A recovered session has them already.)
+function askAgain() {
+  if (wanted.nick) setNick(wanted.nick, 3);
+  if (wanted.room && wanted.room !== "lobby") emit("join-room", wanted.room);
+}
+
 // One text frame from the server: an event, or the reply to one of our acks.
 function receive(text) {
   let msg;
@@ -120,6 +138,17 @@ function receive(text) {
     systemLine("the server sent something that is not JSON", "error");
     return;
   }
+  const first = firstFrame;
+  firstFrame = false;
+  if (msg.session !== undefined) {
+    const recovered = Boolean(msg.session.recovered);
+    document.body.dataset.session = recovered ? "recovered" : "fresh";
+    if (recovered) setStatus("open", "connected: nothing was lost");
+    else askAgain();
+    session = msg.session;
+    return;
+  }
+  if (first) askAgain(); // a server without recovery
   if (msg.event === undefined && msg.ack !== undefined) {
     const callback = pendingAcks.get(msg.ack);
     pendingAcks.delete(msg.ack);
@@ -129,6 +158,7 @@ function receive(text) {
   const handler = handlers[msg.event];
   if (handler) handler(msg.data);
   else systemLine(`unknown event ${JSON.stringify(msg.event)}`);
+  if (typeof msg.offset === "string") lastOffset = msg.offset;
 }
 
 // ---- server → client events ----

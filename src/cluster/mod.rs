@@ -38,6 +38,8 @@
 
 pub mod channels;
 mod msgpack;
+// A date from a day number: also the socket handshake's `time` (hub::handshake).
+pub(crate) use msgpack::civil_from_days;
 mod publisher;
 mod retry;
 mod subscriber;

@@ -201,7 +201,7 @@ fn iso8601(millis: i64) -> String {
 
 /// The proleptic Gregorian date of a day number (0 = 1970-01-01), by the
 /// well-known days-to-civil algorithm (400-year eras of 146,097 days).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

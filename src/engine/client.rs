@@ -4,7 +4,6 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use tungstenite::Message;
 
@@ -33,6 +32,9 @@ pub enum SessionEnd {
     ServerShutdown,
     /// The client sent more messages per second than the server allows.
     Flooding(String),
+    /// The server closed the connection (with 1000: `disconnect_sockets(true)`,
+    /// a recovered client's old connection).
+    ServerClosed(String),
 }
 
 impl fmt::Display for SessionEnd {
@@ -47,6 +49,7 @@ impl fmt::Display for SessionEnd {
             SessionEnd::HandlerPanicked => write!(f, "a handler panicked"),
             SessionEnd::ServerShutdown => write!(f, "server shutting down"),
             SessionEnd::Flooding(why) => write!(f, "flooding: {why}"),
+            SessionEnd::ServerClosed(why) => write!(f, "server closed the connection ({why})"),
         }
     }
 }
@@ -63,6 +66,22 @@ impl SessionEnd {
         )
     }
 
+    /// True when the client may come back for its session (connection
+    /// state recovery): its transport broke, closed or went silent, it was
+    /// too slow, or the server stopped (Node's recoverable reasons:
+    /// "transport error", "transport close", "ping timeout", "forced
+    /// close", "server shutting down").
+    pub fn recoverable(&self) -> bool {
+        matches!(
+            self,
+            SessionEnd::TransportClose(_)
+                | SessionEnd::TransportError(_)
+                | SessionEnd::PingTimeout
+                | SessionEnd::TooSlow
+                | SessionEnd::ServerShutdown
+        )
+    }
+
     /// The WebSocket close code and reason for a session the server ends.
     pub fn close_code(&self) -> (u16, String) {
         match self {
@@ -73,6 +92,7 @@ impl SessionEnd {
             SessionEnd::PingTimeout => (1000, "ping timeout".into()),
             SessionEnd::ConnectTimeout => (1000, "connect timeout".into()),
             SessionEnd::Flooding(why) => (1008, why.clone()),
+            SessionEnd::ServerClosed(why) => (1000, why.clone()),
             _ => (1000, String::new()),
         }
     }
@@ -85,7 +105,7 @@ impl SessionEnd {
             1011 => SessionEnd::HandlerPanicked,
             1008 => SessionEnd::Flooding(reason.to_string()),
             code if code != 1000 => SessionEnd::ParseError(code, reason.to_string()),
-            _ => SessionEnd::TransportClose(reason.to_string()),
+            _ => SessionEnd::ServerClosed(reason.to_string()),
         }
     }
 }
@@ -115,15 +135,5 @@ pub(crate) fn parse_error(why: String) -> SessionEnd {
     SessionEnd::ParseError(1002, why)
 }
 
-/// A random, unguessable id (20 characters, URL-safe). Engine.IO session
-/// ids authorise polling requests on their own, so they must not be
-/// predictable.
-pub(crate) fn random_id() -> String {
-    let mut bytes = [0u8; 15];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness (never seen on Linux): fall back to the clock.
-        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        bytes[..15].copy_from_slice(&nanos.to_le_bytes()[..15]);
-    }
-    data_encoding::BASE64URL_NOPAD.encode(&bytes)
-}
+/// A random, unguessable id (20 characters, URL-safe): see `hub::socket`.
+pub(crate) use crate::hub::socket::random_id;

@@ -17,9 +17,10 @@ use std::time::SystemTime;
 use serde_json::{json, Value};
 use tungstenite::Message;
 
-use super::client::{parse_error, random_id, send, Client, SessionEnd};
+use super::client::{parse_error, send, Client, SessionEnd};
 use crate::context::Context;
-use crate::hub::{Command, Credits, Member, Outlet, Socket, SocketInfo};
+use crate::hub::socket::Parts;
+use crate::hub::{Command, Credits, Outlet, Socket, SocketInfo};
 use crate::wire::engineio::Packet;
 use crate::wire::socketio::{self, Assembler, Kind};
 use crate::wire::Wire;
@@ -96,7 +97,7 @@ impl Namespaces {
             Kind::Disconnect => {
                 if let Some(socket) = self.sockets.remove(&packet.nsp) {
                     log::info!("socket {}: left namespace {:?} (client namespace disconnect)", socket.id(), packet.nsp);
-                    leave(&socket, "client namespace disconnect");
+                    leave(&socket, "client namespace disconnect", false);
                 }
                 Ok(())
             }
@@ -115,11 +116,14 @@ impl Namespaces {
     }
     // ANCHOR_END: on_packet
 
+    // ANCHOR: connect
     /// CONNECT: join a namespace, or refuse an unknown one or one whose
-    /// connect check says no. A refusal is a CONNECT_ERROR for that
-    /// namespace only: the session stays open for others.
+    /// connect checks say no. A refusal is a CONNECT_ERROR for that
+    /// namespace only: the session stays open for others. With recovery
+    /// on, a client that names a session it can resume (`pid` and `offset`
+    /// beside its auth) gets that socket back, with its id, rooms and data.
     fn connect(&mut self, nsp: String, auth: Value, ctx: &Context, outlet: &Arc<Outlet>, client: &Client) {
-        let Some(handler) = ctx.namespace_handler(&nsp) else {
+        let Some(handler) = ctx.namespace_handler(&nsp, &auth) else {
             log::info!("conn {}: refused unknown namespace {nsp:?}", outlet.id);
             send(outlet, connect_error(nsp, "Invalid namespace"));
             return;
@@ -128,6 +132,7 @@ impl Namespaces {
             log::debug!("conn {}: already in namespace {nsp:?}", outlet.id);
             return;
         }
+        let (auth, resume) = split_resume(auth, ctx.io.keeps_sessions());
         let id = ctx.next_id();
         let info = SocketInfo {
             id,
@@ -139,25 +144,54 @@ impl Namespaces {
             protocol: Wire::SocketIo.name(),
             connected_at: SystemTime::now(),
         };
-        if let Err(message) = ctx.check_connect(&nsp, &auth, &info) {
-            log::info!("socket {id}: refused by the connect check of {nsp:?}: {message:?} (conn {})", outlet.id);
-            send(outlet, connect_error(nsp, &message));
-            return;
+        // A recovered socket skips the checks only with `skip_middlewares`;
+        // otherwise they run first, and the session is taken only if they pass.
+        let skip = ctx.config.recovery.is_some_and(|r| r.skip_middlewares);
+        let restore = |(pid, offset): &(String, String)| ctx.io.restore(&nsp, pid, offset);
+        let mut restored = if skip { resume.as_ref().and_then(restore) } else { None };
+        if restored.is_none() {
+            if let Err(message) = ctx.check_connect(&nsp, &auth, &info) {
+                log::info!("socket {id}: refused by the connect check of {nsp:?}: {message:?} (conn {})", outlet.id);
+                send(outlet, connect_error(nsp, &message));
+                return;
+            }
+            if !skip {
+                restored = resume.as_ref().and_then(restore);
+            }
         }
-        let io = ctx.io.of(&nsp).for_client(self.credits.clone());
-        let socket = Socket::new(info, Wire::SocketIo, io, outlet.clone(), auth);
-        ctx.io.send(Command::Register(Member { id, wire: Wire::SocketIo, nsp: nsp.clone(), outlet: outlet.clone() }));
-        log::info!("socket {id}: joined namespace {nsp:?} (conn {})", outlet.id);
-        // The CONNECT answer goes first: the client must know its socket
-        // before the handler's first emit arrives.
-        let accepted = socketio::Packet {
-            kind: Kind::Connect,
-            nsp: nsp.clone(),
-            id: None,
-            attachments: 0,
-            data: Some(json!({ "sid": random_id() })),
+        let (held, replaced) = match restored {
+            Some(restored) => (Some(restored.held), restored.replaced),
+            None => (None, None),
         };
-        send(outlet, Packet::Message(accepted.encode()).to_message());
+        if let Some(old) = replaced {
+            // Its client is here now: the old socket's handlers learn it left.
+            leave(&old, "transport close (the client came back on another connection)", false);
+        }
+        let replay = held.as_ref().map(|held| held.offset);
+        let parts = Parts {
+            info,
+            wire: Wire::SocketIo,
+            io: ctx.io.of(&nsp).for_client(self.credits.clone()),
+            outlet: outlet.clone(),
+            auth,
+            secure: false,
+            restored: held,
+        };
+        let socket = Socket::new(parts);
+        // The CONNECT answer goes first, before the socket is in the hub:
+        // the client must know its socket before any event for it arrives
+        // (a recovered one's missed packets included).
+        // `{"sid":…,"pid":…}` in Node's order (a JSON map would sort them).
+        let mut ids = format!("{{\"sid\":{}", json!(socket.sid()));
+        if let Some(pid) = socket.pid() {
+            ids.push_str(&format!(",\"pid\":{}", json!(pid)));
+        }
+        ids.push('}');
+        let accepted = format!("{}{ids}", socketio::header(Kind::Connect, 0, &nsp, None));
+        send(outlet, Packet::Message(accepted).to_message());
+        ctx.io.send(Command::Register(socket.clone(), replay));
+        let how = if socket.recovered() { "recovered" } else { "joined" };
+        log::info!("socket {id}: {how} namespace {nsp:?} as {} (conn {})", socket.sid(), outlet.id);
         self.sockets.insert(nsp, socket.clone());
         if let Some(handler) = handler {
             // A panic here ends only this namespace socket's handler call;
@@ -165,15 +199,33 @@ impl Namespaces {
             let _ = run_handler(&socket, |socket| handler(socket));
         }
     }
+    // ANCHOR_END: connect
 
-    /// The session ends: every socket leaves, with the session's reason.
-    pub fn leave_all(&mut self, reason: &str) {
+    /// The session ends: every socket leaves, with the session's reason
+    /// (and is held for recovery when the reason allows).
+    pub fn leave_all(&mut self, end: &SessionEnd) {
+        let reason = end.to_string();
         for (nsp, socket) in std::mem::take(&mut self.sockets) {
             if !socket.is_gone() {
                 log::info!("socket {}: left namespace {nsp:?} ({reason})", socket.id());
             }
-            leave(&socket, reason);
+            leave(&socket, &reason, end.recoverable());
         }
+    }
+}
+
+/// Takes a recovering client's `pid` and `offset` out of its CONNECT
+/// payload (they are not its auth: the pid is a secret that must not show
+/// up in `handshake().auth` or `fetch_sockets`).
+fn split_resume(mut auth: Value, recovery: bool) -> (Value, Option<(String, String)>) {
+    if !recovery {
+        return (auth, None);
+    }
+    let Some(map) = auth.as_object_mut() else { return (auth, None) };
+    let (pid, offset) = (map.remove("pid"), map.remove("offset"));
+    match (pid, offset) {
+        (Some(Value::String(pid)), Some(Value::String(offset))) => (auth, Some((pid, offset))),
+        _ => (auth, None),
     }
 }
 
@@ -187,9 +239,10 @@ fn run_handler(socket: &Socket, f: impl FnOnce(&Socket)) -> Result<(), SessionEn
     Context::guard(socket, f).map_err(|()| SessionEnd::HandlerPanicked)
 }
 
-/// A namespace socket leaves: out of the hub, then its handlers.
-fn leave(socket: &Socket, reason: &str) {
-    if Context::guard(socket, |socket| socket.finish(reason)).is_err() {
+/// A namespace socket leaves: out of the hub (held for recovery with
+/// `keep`), then its handlers.
+fn leave(socket: &Socket, reason: &str, keep: bool) {
+    if Context::guard(socket, |socket| socket.finish(reason, keep)).is_err() {
         log::error!("socket {}: an on_disconnect handler panicked", socket.id());
     }
 }

@@ -151,7 +151,7 @@ impl Session {
             }
             _ => log::info!("session {}: closed: {:?}", self.short_sid(), end.to_string()),
         }
-        self.namespaces.leave_all(&end.to_string());
+        self.namespaces.leave_all(end);
         self.ctx.io.send(Command::Gone(self.conn));
     }
 }

@@ -1,18 +1,43 @@
-//! [`Io`]: a handle to the hub that any thread can hold.
+//! [`Io`]: a handle to the hub that any thread can hold, and [`To`]: the
+//! sockets a broadcast or a server-side operation is about.
 //!
-//! Handlers get one through [`Socket::io`](crate::Socket::io); other threads
-//! get one from [`Server::io`](crate::Server::io). It is how a ticker thread
-//! pushes real-time data to every client.
+//! Handlers get an `Io` through [`Socket::io`](crate::Socket::io); other
+//! threads get one from [`Server::io`](crate::Server::io). It is how a
+//! ticker thread pushes real-time data to every client, and how a server
+//! finds, moves and disconnects sockets (socket.io's server API):
+//!
+//! ```no_run
+//! # let io: wshub::Io = wshub::Server::builder().bind(("127.0.0.1", 0)).unwrap().io();
+//! use std::time::Duration;
+//! io.to("room1").to("room2").except("room3").emit("news", "for some");
+//! io.volatile().emit("tick", 42); // dropped for a client that cannot take it now
+//! io.in_("room1").sockets_join("room4");
+//! for socket in io.in_("room4").fetch_sockets() {
+//!     socket.emit("hello", socket.id.as_str());
+//! }
+//! io.timeout(Duration::from_secs(5)).emit_with_ack("ready?", (), |acks| {
+//!     println!("{} answered, {:?} did not", acks.replies.len(), acks.missing);
+//! });
+//! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 
-use super::{Command, Envelope, SocketId, Target};
+use super::acks::{BroadcastAcks, Collector};
+use super::handshake::Handshake;
+use super::recovery::RecoveryStats;
+use super::socket::Socket;
+use super::{on_hub_thread, Broadcast, Command, Envelope, Flags, Restored, Selection, Timers};
 use crate::wire::{payload, Outgoing};
+
+/// How long a broadcast with acks waits when no [`To::timeout`] was set.
+pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A `Clone + Send` handle for emitting to every client or to a room.
 #[derive(Clone, Debug)]
@@ -25,8 +50,12 @@ pub struct Io {
     /// The namespace this handle emits to: `/` (where `/ws` clients are too),
     /// or the socket.io namespace of [`Io::of`].
     nsp: Arc<str>,
-    /// A client's handle (a [`Socket`](crate::Socket)'s): how many of its
-    /// commands may wait for the hub at once. `None` for other threads.
+    /// Where timeouts of acks run (the `timers` thread).
+    timers: Arc<Timers>,
+    /// Connection state recovery is on.
+    keeps_sessions: bool,
+    /// A client's handle (a [`Socket`]'s): how many of its commands may
+    /// wait for the hub at once. `None` for other threads.
     credits: Option<Arc<Credits>>,
 }
 
@@ -62,13 +91,14 @@ impl Credits {
 }
 
 impl Io {
-    pub(crate) fn new(hub: Sender<Envelope>, clients: Arc<AtomicUsize>) -> Io {
-        Io { hub, clients, nsp: Arc::from("/"), credits: None }
+    pub(crate) fn new(hub: Sender<Envelope>, clients: Arc<AtomicUsize>, keeps_sessions: bool) -> Io {
+        Io { hub, clients, nsp: Arc::from("/"), timers: Arc::default(), keeps_sessions, credits: None }
     }
 
     /// The same hub, emitting to socket.io namespace `nsp` (e.g. `/admin`).
+    /// (A handle for other threads: without the client's credits.)
     pub fn of(&self, nsp: &str) -> Io {
-        Io { hub: self.hub.clone(), clients: self.clients.clone(), nsp: Arc::from(nsp), credits: None }
+        Io { nsp: Arc::from(nsp), credits: None, ..self.clone() }
     }
 
     /// This handle for one client's socket: its commands take credits
@@ -84,12 +114,79 @@ impl Io {
 
     /// Sends `event` with `data` to every connected client.
     pub fn emit<T: Serialize>(&self, event: &str, data: T) {
-        self.emit_to(Target::All { except: None, nsp: self.nsp.to_string() }, event, data);
+        self.all().emit(event, data);
     }
 
-    /// Selects the clients in `room`, for [`To::emit`].
+    /// Selects the clients in `room`, for [`To::emit`] (chain `.to` for
+    /// several rooms: a client in any of them is selected once).
     pub fn to(&self, room: impl Into<String>) -> To<'_> {
-        To { io: self, room: room.into(), except: None }
+        self.all().to(room)
+    }
+
+    /// The same as [`to`](Self::to) (socket.io's `io.in(room)`).
+    pub fn in_(&self, room: impl Into<String>) -> To<'_> {
+        self.to(room)
+    }
+
+    /// Selects every client except those in `room`.
+    pub fn except(&self, room: impl Into<String>) -> To<'_> {
+        self.all().except(room)
+    }
+
+    /// Every client, volatile: see [`To::volatile`].
+    pub fn volatile(&self) -> To<'_> {
+        self.all().volatile()
+    }
+
+    /// Every client, with a timeout for [`To::emit_with_ack`].
+    pub fn timeout(&self, timeout: Duration) -> To<'_> {
+        self.all().timeout(timeout)
+    }
+
+    /// Every socket of this namespace, as handles: see [`To::fetch_sockets`].
+    pub fn fetch_sockets(&self) -> Vec<FetchedSocket> {
+        self.all().fetch_sockets()
+    }
+
+    /// Every socket of this namespace joins `rooms`.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        self.all().sockets_join(rooms)
+    }
+
+    /// Every socket of this namespace leaves `rooms`.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        self.all().sockets_leave(rooms)
+    }
+
+    /// Disconnects every socket of this namespace (with `close`, their
+    /// whole connections).
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.all().disconnect_sockets(close)
+    }
+
+    /// Sends `event` to the other servers of a cluster (socket.io's
+    /// `serverSideEmit`). A server never receives its own, so alone it
+    /// reaches nobody: this does nothing until a cluster is set up.
+    pub fn server_side_emit<T: Serialize>(&self, event: &str, data: T) {
+        if let Ok(data) = payload(&data) {
+            self.send(Command::ServerSideEmit(self.nsp.to_string(), event.to_string(), data, None));
+        }
+    }
+
+    /// The same, and `callback` gets one answer per other server (alone:
+    /// none, at once).
+    pub fn server_side_emit_with_ack<T, F>(&self, event: &str, data: T, callback: F)
+    where
+        T: Serialize,
+        F: FnOnce(Vec<Value>) + Send + 'static,
+    {
+        let Ok(data) = payload(&data) else { return };
+        self.send(Command::ServerSideEmit(self.nsp.to_string(), event.to_string(), data, Some(Box::new(callback))));
+    }
+
+    /// What connection state recovery holds now (all zero when it is off).
+    pub fn recovery_stats(&self) -> RecoveryStats {
+        self.ask(Command::Stats).unwrap_or_default()
     }
 
     /// How many sockets are connected now (a socket.io client joined to two
@@ -98,16 +195,51 @@ impl Io {
         self.clients.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn emit_to<T: Serialize>(&self, target: Target, event: &str, data: T) {
-        match payload(&data) {
-            Ok(data) => self.send(Command::Emit(target, Outgoing::Event { name: event.to_string(), data, ack: None })),
-            Err(e) => log::error!("emit {event:?}: data cannot be serialized as JSON: {e}"),
+    fn all(&self) -> To<'_> {
+        To { io: self, rooms: Vec::new(), except: Vec::new(), flags: Flags::default(), timeout: None }
+    }
+
+    /// The hub's answer to a question, or `None` when it has stopped (or
+    /// when asked from the hub thread itself, which would wait for itself).
+    fn ask<T>(&self, question: impl FnOnce(Sender<T>) -> Command) -> Option<T> {
+        if on_hub_thread() {
+            log::error!("a question to the hub from the hub thread (an on_any_outgoing listener?) is not answered");
+            return None;
         }
+        let (tx, rx) = bounded(1);
+        self.send(question(tx));
+        rx.recv().ok()
+    }
+
+    /// Recovery: the session a reconnecting client names, if it can be resumed.
+    pub(crate) fn restore(&self, nsp: &str, pid: &str, offset: &str) -> Option<Restored> {
+        let (nsp, pid, offset) = (nsp.to_string(), pid.to_string(), offset.to_string());
+        self.ask(|reply| Command::Restore { nsp, pid, offset, reply }).flatten()
+    }
+
+    /// True when connection state recovery is on.
+    pub(crate) fn keeps_sessions(&self) -> bool {
+        self.keeps_sessions
+    }
+
+    pub(crate) fn timers(&self) -> &Arc<Timers> {
+        &self.timers
     }
 
     /// Sends a command to the hub; after shutdown it is dropped. A client's
-    /// handle first takes one of its credits, waiting while all are out.
+    /// handle first takes one of its credits, waiting while all are out. On
+    /// the hub thread itself (a listener's emit) it never waits: a full
+    /// queue drops it, with an error in the log.
     pub(crate) fn send(&self, command: Command) {
+        if on_hub_thread() {
+            match self.hub.try_send(Envelope { command, _credit: None }) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(envelope)) => {
+                    log::error!("the hub's queue is full; {:?} from the hub thread dropped", envelope.command)
+                }
+            }
+            return;
+        }
         let credit = self.credits.as_ref().and_then(|credits| {
             // The hub gives a credit back within microseconds; only a hub
             // that stopped takes longer, and then the command is dropped anyway.
@@ -119,24 +251,235 @@ impl Io {
     }
 }
 
-/// The clients of one room, chosen with [`Io::to`] or [`Socket::to`](crate::Socket::to).
+/// Rooms as one name or several: `"a"`, `String`, `["a", "b"]`, `vec![..]`.
+pub trait IntoRooms {
+    /// The room names.
+    fn into_rooms(self) -> Vec<String>;
+}
+
+impl IntoRooms for &str {
+    fn into_rooms(self) -> Vec<String> {
+        vec![self.to_string()]
+    }
+}
+impl IntoRooms for String {
+    fn into_rooms(self) -> Vec<String> {
+        vec![self]
+    }
+}
+impl IntoRooms for &String {
+    fn into_rooms(self) -> Vec<String> {
+        vec![self.clone()]
+    }
+}
+impl<S: Into<String>> IntoRooms for Vec<S> {
+    fn into_rooms(self) -> Vec<String> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+impl<S: Into<String> + Clone, const N: usize> IntoRooms for [S; N] {
+    fn into_rooms(self) -> Vec<String> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+impl<S: Into<String> + Clone> IntoRooms for &[S] {
+    fn into_rooms(self) -> Vec<String> {
+        self.iter().cloned().map(Into::into).collect()
+    }
+}
+
+/// The sockets a broadcast or an operation is about (socket.io's
+/// `BroadcastOperator`): chosen with [`Io::to`], [`Io::except`],
+/// [`Socket::to`](crate::Socket::to)…, refined by chaining, used once.
 #[derive(Debug)]
+#[must_use = "a selection does nothing until it emits or operates"]
 pub struct To<'a> {
     io: &'a Io,
-    room: String,
-    /// `Socket::to` leaves out the socket that asked.
-    except: Option<SocketId>,
+    rooms: Vec<String>,
+    except: Vec<String>,
+    flags: Flags,
+    timeout: Option<Duration>,
 }
 
 impl To<'_> {
-    pub(crate) fn except(mut self, id: SocketId) -> Self {
-        self.except = Some(id);
+    /// Also the clients in `room`.
+    pub fn to(mut self, room: impl Into<String>) -> Self {
+        let room = room.into();
+        if !self.rooms.contains(&room) {
+            self.rooms.push(room);
+        }
         self
     }
 
-    /// Sends `event` with `data` to every client in the room.
+    /// The same as [`to`](Self::to).
+    pub fn in_(self, room: impl Into<String>) -> Self {
+        self.to(room)
+    }
+
+    /// Minus the clients in `room`.
+    pub fn except(mut self, room: impl Into<String>) -> Self {
+        let room = room.into();
+        if !self.except.contains(&room) {
+            self.except.push(room);
+        }
+        self
+    }
+
+    /// Volatile: a client that cannot take the event now (its socket has a
+    /// backlog; over polling, no long-poll waits) does not get it, and it is
+    /// never logged for recovery. For values that a newer one replaces.
+    pub fn volatile(mut self) -> Self {
+        self.flags.volatile = true;
+        self
+    }
+
+    /// How long [`emit_with_ack`](Self::emit_with_ack) waits for answers
+    /// (default [`DEFAULT_ACK_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The selection as the hub and the cluster see it.
+    pub fn selection(&self) -> Selection {
+        Selection { nsp: self.io.nsp.to_string(), rooms: self.rooms.clone(), except: self.except.clone() }
+    }
+
+    fn event<T: Serialize>(&self, event: &str, data: T) -> Option<Outgoing> {
+        match payload(&data) {
+            Ok(data) => Some(Outgoing::Event { name: event.to_string(), data, ack: None }),
+            Err(e) => {
+                log::error!("emit {event:?}: data cannot be serialized as JSON: {e}");
+                None
+            }
+        }
+    }
+
+    /// Sends `event` with `data` to every selected client.
     pub fn emit<T: Serialize>(self, event: &str, data: T) {
-        let nsp = self.io.nsp.to_string();
-        self.io.emit_to(Target::Room { room: self.room, except: self.except, nsp }, event, data);
+        if let Some(event) = self.event(event, data) {
+            self.io.send(Command::Emit(Broadcast { select: self.selection(), flags: self.flags, event }));
+        }
+    }
+
+    // ANCHOR: emit_with_ack
+    /// Sends `event` to every selected client, asking each for an answer;
+    /// `callback` gets them all once every client answered, or at the
+    /// timeout with the ids of those who did not (on the `timers` thread or
+    /// the last answering client's).
+    pub fn emit_with_ack<T, F>(self, event: &str, data: T, callback: F)
+    where
+        T: Serialize,
+        F: FnOnce(BroadcastAcks) + Send + 'static,
+    {
+        let Some(event) = self.event(event, data) else { return };
+        let collector = Collector::new(callback);
+        let timeout = self.timeout.unwrap_or(DEFAULT_ACK_TIMEOUT);
+        let timed = collector.clone();
+        self.io.timers.schedule(Instant::now() + timeout, Box::new(move || timed.finish()));
+        let broadcast = Broadcast { select: self.selection(), flags: self.flags, event };
+        self.io.send(Command::EmitWithAck(broadcast, collector));
+    }
+    // ANCHOR_END: emit_with_ack
+
+    /// The selected sockets (socket.io's `fetchSockets()`), as handles to
+    /// emit to, move between rooms and disconnect. The caller waits for the
+    /// hub's answer (never call it from an `on_any_outgoing` listener).
+    pub fn fetch_sockets(&self) -> Vec<FetchedSocket> {
+        let select = self.selection();
+        let sockets = self.io.ask(|reply| Command::Fetch(select, reply)).unwrap_or_default();
+        sockets.into_iter().map(|socket| FetchedSocket::local(socket, self.io)).collect()
+    }
+
+    /// The selected sockets join `rooms` (socket.io's `socketsJoin`).
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        self.io.send(Command::AddRooms(self.selection(), rooms.into_rooms()));
+    }
+
+    /// The selected sockets leave `rooms` (socket.io's `socketsLeave`).
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        self.io.send(Command::DelRooms(self.selection(), rooms.into_rooms()));
+    }
+
+    /// Disconnects the selected sockets (socket.io's
+    /// `disconnectSockets(close)`): each leaves its namespace, or with
+    /// `close` its whole connection closes. Their `on_disconnect` handlers
+    /// run on this thread.
+    pub fn disconnect_sockets(&self, close: bool) {
+        let select = self.selection();
+        for socket in self.io.ask(|reply| Command::Disconnect(select, reply)).unwrap_or_default() {
+            if close {
+                socket.close();
+            } else {
+                socket.disconnect();
+            }
+        }
+    }
+}
+
+/// A socket found by [`To::fetch_sockets`]: what socket.io's `RemoteSocket`
+/// has (id, handshake, rooms, data), and the same operations, which go
+/// through the hub by the socket's id, so that they work alike for a socket
+/// of this server and (with a cluster) of another one.
+#[derive(Debug, Clone)]
+pub struct FetchedSocket {
+    /// The public id ([`Socket::sid`]).
+    pub id: String,
+    /// Its handshake.
+    pub handshake: Handshake,
+    /// Its rooms when it was fetched, its own id's among them.
+    pub rooms: Vec<String>,
+    /// Its `socket.data` as JSON, when it was fetched.
+    pub data: Value,
+    /// The socket itself, when it is on this server.
+    socket: Option<Socket>,
+    /// Its namespace's hub handle.
+    io: Io,
+}
+
+impl FetchedSocket {
+    fn local(socket: Socket, io: &Io) -> FetchedSocket {
+        FetchedSocket {
+            id: socket.sid().to_string(),
+            handshake: socket.handshake().clone(),
+            rooms: socket.rooms(),
+            data: socket.data_json(),
+            io: io.of(socket.namespace()),
+            socket: Some(socket),
+        }
+    }
+
+    /// The socket, when it is connected to this server.
+    pub fn local_socket(&self) -> Option<&Socket> {
+        self.socket.as_ref()
+    }
+
+    /// The data, read as `T`.
+    pub fn data_as<T: DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_value(self.data.clone()).ok()
+    }
+
+    /// Sends `event` to this socket.
+    pub fn emit<T: Serialize>(&self, event: &str, data: T) {
+        self.io.to(self.id.as_str()).emit(event, data);
+    }
+
+    /// Puts this socket in `rooms`.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        self.io.to(self.id.as_str()).sockets_join(rooms);
+    }
+
+    /// Takes this socket out of `rooms`.
+    pub fn leave(&self, rooms: impl IntoRooms) {
+        self.io.to(self.id.as_str()).sockets_leave(rooms);
+    }
+
+    /// Disconnects this socket (with `close`, its whole connection).
+    pub fn disconnect(&self, close: bool) {
+        match &self.socket {
+            Some(socket) if close => socket.close(),
+            Some(socket) => socket.disconnect(),
+            None => self.io.to(self.id.as_str()).disconnect_sockets(close),
+        }
     }
 }

@@ -17,32 +17,61 @@
 //! two members (two socket ids) writing through one outlet, because one
 //! connection carries both.
 //!
-//! The handles that talk to the hub live here too: [`Io`] (any thread) and
-//! [`Socket`] (one client, as handlers see it).
+//! Who gets a broadcast is a [`Selection`]: a namespace, rooms, except
+//! rooms, as socket.io's `BroadcastOptions` and the Node Redis adapter's
+//! messages say it. Every socket is in a room named after its public id
+//! ([`Socket::sid`]), so one socket is a selection too (`io.to(sid)`). The
+//! server-side operations (fetch, join, leave, disconnect on a selection)
+//! are commands with a reply channel: the hub answers for this server.
+//!
+//! With connection state recovery on, the hub also gives every logged event
+//! its offset and keeps the log and the sessions of clients that dropped
+//! ([`recovery`]), and replays what a returning client missed.
+//!
+//! The handles that talk to the hub live here too: [`Io`] (any thread),
+//! [`Socket`] (one client, as handlers see it), [`Ack`] (an answer a client
+//! waits for); and the `timers` thread, where timeouts of acks run.
 
+pub mod acks;
 mod fanout;
+pub mod handshake;
 pub mod io;
 pub mod outlet;
+pub mod recovery;
+mod rooms;
 pub mod socket;
+mod timers;
 
+use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::{select, Receiver, Sender};
+use serde_json::Value;
 
-use crate::wire::{Outgoing, Wire};
+use crate::wire::{Encoded, Outgoing, Payload};
+use acks::Collector;
+use recovery::{Held, Recovery};
 
+pub use acks::{Ack, AckError, BroadcastAcks};
+pub use handshake::Handshake;
 pub(crate) use io::Credits;
-pub use io::{Io, To};
+pub use io::{FetchedSocket, Io, To};
 pub use outlet::{ConnId, Outlet};
-pub use socket::{Socket, SocketInfo};
+pub use recovery::{RecoveryConfig, RecoveryStats};
+pub use socket::{Socket, SocketInfo, Verdict};
+pub(crate) use timers::Timers;
 
-/// A socket's id: unique for the life of the server, never reused. A `/ws`
-/// client's socket has its connection's id; each namespace a socket.io
-/// client joins gets a fresh one.
+/// A socket's number in this process: unique for the life of the server,
+/// never reused, and never sent to a client. It keys the hub's maps and
+/// names the socket in every log line. A `/ws` client's first socket has
+/// its connection's number; each namespace a socket.io client joins gets a
+/// fresh one, and so does a recovered socket. The id clients and other
+/// nodes know a socket by is its public id, [`Socket::sid`].
 pub type SocketId = u64;
 
 /// Most broadcasts written together when they waited in the queue together
@@ -53,30 +82,44 @@ const RUN: usize = 64;
 /// backlog of a healthy client is one that only has to wait for its reader.
 const DRAIN_EVERY: Duration = Duration::from_millis(1);
 
-/// A request to the hub.
-#[derive(Debug)]
-pub enum Command {
-    /// A client connection opened (a `/ws` WebSocket or a socket.io
-    /// session): the hub closes it on shutdown.
-    Open(Arc<Outlet>),
-    /// That connection ended.
-    Gone(ConnId),
-    /// A socket joined a namespace: it gets broadcasts from now on.
-    Register(Member),
-    /// That socket left.
-    Unregister(SocketId),
-    /// Put a socket in a room.
-    Join(SocketId, String),
-    /// Take a socket out of a room.
-    Leave(SocketId, String),
-    /// Send an event to every socket `target` names.
-    Emit(Target, Outgoing),
-    /// The server is stopping: close everyone with 1001, then exit.
-    Shutdown,
+// ANCHOR: selection
+/// Which sockets of a namespace an operation is about: socket.io's
+/// `BroadcastOptions` (`rooms`, `except`), and what the Node Redis
+/// adapter's messages carry between nodes (`BroadcastOpts` in
+/// [`crate::cluster::wire`]), field for field.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Selection {
+    /// The namespace (`/` for `/ws` clients).
+    pub nsp: String,
+    /// Sockets in any of these rooms; none means every socket of the namespace.
+    pub rooms: Vec<String>,
+    /// Minus the sockets in any of these. Every socket is in a room named
+    /// after its public id, so `socket.broadcast` puts the sender here.
+    pub except: Vec<String>,
 }
 
+/// How a broadcast is sent (the adapter's `flags`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags {
+    /// Dropped for a client that cannot take it now (its socket has a
+    /// backlog, or no long-poll waits), and never logged for recovery.
+    pub volatile: bool,
+}
+
+/// An event for the sockets a [`Selection`] names.
+#[derive(Debug, Clone)]
+pub struct Broadcast {
+    /// Who gets it.
+    pub select: Selection,
+    /// How.
+    pub flags: Flags,
+    /// What.
+    pub event: Outgoing,
+}
+// ANCHOR_END: selection
+
 /// A command on its way to the hub, with its sender's credit if it is a
-/// client's (given back when the hub is done with it: see [`io::CREDITS`]).
+/// client's (given back when the hub is done with it: see `io::CREDITS`).
 #[derive(Debug)]
 pub struct Envelope {
     /// What to do.
@@ -85,40 +128,119 @@ pub struct Envelope {
     _credit: Option<io::Credit>,
 }
 
-/// Who receives an [`Command::Emit`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// Every socket of a namespace, except one if given (the sender of a `broadcast`).
-    All {
-        /// The socket left out.
-        except: Option<SocketId>,
-        /// Only sockets of this namespace (`/` for `/ws` clients).
+/// A request to the hub.
+///
+/// The server-side operations ([`Command::Fetch`], [`Command::AddRooms`],
+/// [`Command::DelRooms`], [`Command::Disconnect`],
+/// [`Command::ServerSideEmit`]) take a [`Selection`] and, where there is
+/// something to answer, a reply channel: the hub answers for this server's
+/// sockets, and a cluster layer can answer for the other nodes' beside it.
+pub enum Command {
+    /// A client connection opened (a `/ws` WebSocket or a socket.io
+    /// session): the hub closes it on shutdown.
+    Open(Arc<Outlet>),
+    /// That connection ended.
+    Gone(ConnId),
+    /// A socket joined a namespace, in the rooms it holds (its own id's at
+    /// least): it gets broadcasts from now on. With `Some(offset)` it is a
+    /// recovered socket: the logged packets after `offset` that it missed
+    /// are written to it first, in order.
+    Register(Socket, Option<u64>),
+    /// That socket left; `true`: for a reason its client may recover from.
+    Unregister(SocketId, bool),
+    /// Put a socket in a room.
+    Join(SocketId, String),
+    /// Take a socket out of a room.
+    Leave(SocketId, String),
+    /// Send an event to every socket the selection names.
+    Emit(Broadcast),
+    /// The same, asking each socket for an ack, collected by the collector.
+    EmitWithAck(Broadcast, Arc<Collector>),
+    /// Write one socket's own frames, in line with its broadcasts (when
+    /// recovery is on, a socket writes everything through the hub, so that
+    /// the log's order is the order its client sees). `true`: volatile.
+    Write(SocketId, Encoded, bool),
+    /// Close one `/ws` socket's connection, after what was written before.
+    Close(SocketId, u16, String),
+    /// The selected sockets of this server (`fetch_sockets`).
+    Fetch(Selection, Sender<Vec<Socket>>),
+    /// The selected sockets join these rooms (`sockets_join`).
+    AddRooms(Selection, Vec<String>),
+    /// The selected sockets leave these rooms (`sockets_leave`).
+    DelRooms(Selection, Vec<String>),
+    /// The selected sockets, for the caller to disconnect
+    /// (`disconnect_sockets`): their `on_disconnect` handlers are the
+    /// application's code, which never runs on the hub thread.
+    Disconnect(Selection, Sender<Vec<Socket>>),
+    /// An event for the other servers of a cluster (`server_side_emit`):
+    /// namespace, event, data, and what to call with their answers. Alone,
+    /// there is nobody to tell: the answers are none, at once (on the
+    /// `timers` thread: the callback is the application's).
+    ServerSideEmit(String, String, Payload, Option<Answers>),
+    /// Recovery: the session `pid` of namespace `nsp` for a client that
+    /// saw `offset` last, if it can be resumed (taken from the held
+    /// sessions, or from a socket still connected with that pid, which
+    /// leaves: its client is back on another connection).
+    Restore {
+        /// The namespace.
         nsp: String,
+        /// The client's private id.
+        pid: String,
+        /// The last offset it saw.
+        offset: String,
+        /// The answer.
+        reply: Sender<Option<Restored>>,
     },
-    /// Every socket in a room of a namespace, except one if given.
-    Room {
-        /// The room's name.
-        room: String,
-        /// The socket left out.
-        except: Option<SocketId>,
-        /// Rooms are per namespace, as in socket.io.
-        nsp: String,
-    },
-    /// One socket.
-    One(SocketId),
+    /// What recovery holds now.
+    Stats(Sender<RecoveryStats>),
+    /// The server is stopping: close everyone with 1001, then exit.
+    Shutdown,
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Open(outlet) => write!(f, "Open({})", outlet.id),
+            Command::Gone(id) => write!(f, "Gone({id})"),
+            Command::Register(socket, replay) => write!(f, "Register({}, {replay:?})", socket.id()),
+            Command::Unregister(id, keep) => write!(f, "Unregister({id}, {keep})"),
+            Command::Join(id, room) => write!(f, "Join({id}, {room:?})"),
+            Command::Leave(id, room) => write!(f, "Leave({id}, {room:?})"),
+            Command::Emit(b) => write!(f, "Emit({b:?})"),
+            Command::EmitWithAck(b, _) => write!(f, "EmitWithAck({b:?})"),
+            Command::Write(id, _, volatile) => write!(f, "Write({id}, volatile: {volatile})"),
+            Command::Close(id, code, _) => write!(f, "Close({id}, {code})"),
+            Command::Fetch(s, _) => write!(f, "Fetch({s:?})"),
+            Command::AddRooms(s, rooms) => write!(f, "AddRooms({s:?}, {rooms:?})"),
+            Command::DelRooms(s, rooms) => write!(f, "DelRooms({s:?}, {rooms:?})"),
+            Command::Disconnect(s, _) => write!(f, "Disconnect({s:?})"),
+            Command::ServerSideEmit(nsp, event, _, _) => write!(f, "ServerSideEmit({nsp:?}, {event:?})"),
+            Command::Restore { nsp, .. } => write!(f, "Restore({nsp:?})"),
+            Command::Stats(_) => write!(f, "Stats"),
+            Command::Shutdown => write!(f, "Shutdown"),
+        }
+    }
+}
+
+/// What a `server_side_emit_with_ack` calls with the other servers' answers.
+pub type Answers = Box<dyn FnOnce(Vec<Value>) + Send>;
+
+/// A session the hub gave back for a client that came back.
+#[derive(Debug)]
+pub struct Restored {
+    /// Its id, rooms, data and where its replay starts.
+    pub held: Held,
+    /// The socket that still had it, if its old connection was not known
+    /// to be gone yet: it has left the hub; the caller finishes it (its
+    /// `on_disconnect` handlers run) on its own thread.
+    pub replaced: Option<Socket>,
 }
 
 /// What the hub knows of one socket.
-#[derive(Debug)]
-pub struct Member {
-    /// The socket's id.
-    pub id: SocketId,
-    /// Its wire format: broadcasts are encoded once per format.
-    pub wire: Wire,
-    /// Its namespace (`/` unless a socket.io client joined another).
-    pub nsp: String,
-    /// Where its frames go (shared by the namespaces of one connection).
-    pub outlet: Arc<Outlet>,
+struct Member {
+    socket: Socket,
+    /// The hub's copy of its rooms (the socket keeps one for `rooms()`).
+    rooms: HashSet<String>,
 }
 
 /// Settings the hub runs with.
@@ -130,12 +252,23 @@ pub struct Timeouts {
     pub close: Duration,
 }
 
+thread_local! {
+    /// True on the `hub` thread: commands it sends itself (from an
+    /// `on_any_outgoing` listener) must not wait for room in its own queue.
+    static ON_HUB: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True when running on the `hub` thread.
+pub(crate) fn on_hub_thread() -> bool {
+    ON_HUB.with(Cell::get)
+}
+
 /// The hub's state, owned by the `hub` thread.
 struct Hub {
     timeouts: Timeouts,
     /// Every open connection, to close at shutdown.
     outlets: HashMap<ConnId, Arc<Outlet>>,
-    members: HashMap<SocketId, (Member, HashSet<String>)>,
+    members: HashMap<SocketId, Member>,
     /// Connection → its sockets (one per namespace it joined).
     sockets_of: HashMap<ConnId, Vec<SocketId>>,
     /// Namespace → room → sockets.
@@ -148,6 +281,11 @@ struct Hub {
     closing: BinaryHeap<Reverse<Deadline>>,
     /// After `Shutdown`: stop once every connection is gone.
     stopping: bool,
+    /// The packet log and the held sessions, when recovery is on.
+    recovery: Option<Recovery>,
+    /// Where a broadcast with acks that reached nobody is finished (its
+    /// callback is the application's, and never runs here).
+    timers: Arc<Timers>,
 }
 
 /// A close to time out.
@@ -172,14 +310,18 @@ impl Ord for Deadline {
 
 // ANCHOR: run
 /// The `hub` thread's loop: apply commands, look after outlets that asked
-/// for it (`notices`: a backlog to drain, a close to time out), until
-/// `Shutdown` has closed every connection or every sender is gone.
-pub fn run(
+/// for it (`notices`: a backlog to drain, a close to time out), sweep what
+/// recovery no longer needs, until `Shutdown` has closed every connection
+/// or every sender is gone.
+pub(crate) fn run(
     commands: Receiver<Envelope>,
     notices: Receiver<Arc<Outlet>>,
     clients: Arc<AtomicUsize>,
     timeouts: Timeouts,
+    recovery: Option<RecoveryConfig>,
+    timers: Arc<Timers>,
 ) {
+    ON_HUB.with(|on| on.set(true));
     let mut hub = Hub {
         timeouts,
         outlets: HashMap::new(),
@@ -190,10 +332,12 @@ pub fn run(
         drain_at: Instant::now(),
         closing: BinaryHeap::new(),
         stopping: false,
+        recovery: recovery.map(Recovery::new),
+        timers,
     };
     loop {
-        // Sleep until a command, a notice, or the next backlog retry or
-        // close deadline; with neither, sleep until a command comes.
+        // Sleep until a command, a notice, or the next backlog retry, close
+        // deadline or sweep; with none, sleep until a command comes.
         let step = match hub.next_wake() {
             Some(at) => select! {
                 recv(commands) -> envelope => envelope.ok().map(Some),
@@ -206,27 +350,7 @@ pub fn run(
             },
         };
         match step {
-            Some(Some(Envelope { command: Command::Emit(target, event), .. })) => {
-                // Broadcasts that queued up behind this one go out with it:
-                // one write per client for the whole run, not one per event.
-                let mut run = vec![(target, event)];
-                let mut next = None;
-                while run.len() < RUN {
-                    match commands.try_recv() {
-                        Ok(Envelope { command: Command::Emit(target, event), .. }) => run.push((target, event)),
-                        Ok(other) => {
-                            next = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                hub.emit_run(&run);
-                if let Some(envelope) = next {
-                    hub.apply(envelope.command);
-                }
-            }
-            Some(Some(envelope)) => hub.apply(envelope.command), // its credit goes back here
+            Some(Some(envelope)) => hub.apply_run(envelope, &commands), // credits go back as envelopes drop
             Some(None) => {}
             None => break, // every sender is gone
         }
@@ -238,12 +362,36 @@ pub fn run(
         }
     }
     clients.store(0, Ordering::Relaxed);
+    hub.timers.shutdown();
     // Commands still queued would keep their senders' credits forever.
     while commands.try_recv().is_ok() {}
 }
 // ANCHOR_END: run
 
 impl Hub {
+    /// Applies one command; a broadcast takes the broadcasts queued right
+    /// behind it along (see `fanout.rs`), and the first other command met
+    /// is applied after them.
+    fn apply_run(&mut self, first: Envelope, commands: &Receiver<Envelope>) {
+        let Command::Emit(broadcast) = first.command else { return self.apply(first.command) };
+        let mut run = vec![broadcast];
+        let mut next = None;
+        while run.len() < RUN && !run[run.len() - 1].flags.volatile {
+            match commands.try_recv() {
+                Ok(Envelope { command: Command::Emit(broadcast), .. }) => run.push(broadcast),
+                Ok(other) => {
+                    next = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        self.emit_run(&run);
+        if let Some(envelope) = next {
+            self.apply(envelope.command);
+        }
+    }
+
     fn apply(&mut self, command: Command) {
         match command {
             Command::Open(outlet) => {
@@ -256,14 +404,64 @@ impl Hub {
                 self.outlets.remove(&id);
                 self.draining.remove(&id);
             }
-            Command::Register(member) => {
-                self.sockets_of.entry(member.outlet.id).or_default().push(member.id);
-                self.members.insert(member.id, (member, HashSet::new()));
-            }
-            Command::Unregister(id) => self.remove(id),
+            Command::Register(socket, replay) => self.register(socket, replay),
+            Command::Unregister(id, keep) => self.remove(id, keep),
             Command::Join(id, room) => self.join(id, room),
             Command::Leave(id, room) => self.leave(id, &room),
-            Command::Emit(target, event) => self.emit_run(&[(target, event)]),
+            Command::Emit(broadcast) => self.emit(&broadcast, None),
+            Command::EmitWithAck(broadcast, collector) => {
+                self.emit(&broadcast, Some(&collector));
+                if collector.counted() {
+                    // Nobody to wait for: done, but not on this thread.
+                    self.timers.schedule(Instant::now(), Box::new(move || collector.finish()));
+                }
+            }
+            Command::Write(id, frames, volatile) => {
+                if let Some(member) = self.members.get(&id) {
+                    fanout::push(member.socket.outlet(), &frames, volatile);
+                }
+            }
+            Command::Close(id, code, reason) => {
+                if let Some(member) = self.members.get(&id) {
+                    member.socket.outlet().close(code, &reason, false);
+                }
+            }
+            Command::Fetch(select, reply) => {
+                let sockets = self.select(&select).into_iter().map(|m| m.socket.clone()).collect();
+                let _ = reply.send(sockets);
+            }
+            Command::AddRooms(select, rooms) => {
+                for id in self.select_ids(&select) {
+                    for room in &rooms {
+                        self.join(id, room.clone());
+                    }
+                }
+            }
+            Command::DelRooms(select, rooms) => {
+                for id in self.select_ids(&select) {
+                    for room in &rooms {
+                        self.leave(id, room);
+                    }
+                }
+            }
+            Command::Disconnect(select, reply) => {
+                let sockets = self.select(&select).into_iter().map(|m| m.socket.clone()).collect();
+                let _ = reply.send(sockets);
+            }
+            Command::ServerSideEmit(nsp, event, _, answers) => {
+                // Alone, no other server hears it (a server never gets its own).
+                log::debug!("server_side_emit {event:?} in {nsp:?}: no other servers");
+                if let Some(answers) = answers {
+                    self.timers.schedule(Instant::now(), Box::new(move || answers(Vec::new())));
+                }
+            }
+            Command::Restore { nsp, pid, offset, reply } => {
+                let restored = self.restore(&nsp, &pid, &offset);
+                let _ = reply.send(restored);
+            }
+            Command::Stats(reply) => {
+                let _ = reply.send(self.recovery.as_ref().map(Recovery::stats).unwrap_or_default());
+            }
             Command::Shutdown => {
                 // Each Close goes behind what the client was already sent;
                 // clients that never answer are dropped at the close timeout.
@@ -281,9 +479,12 @@ impl Hub {
         let drained = outlet.drain(self.timeouts.slow_client);
         if let Some(since) = drained.closing_since {
             // Closing: nothing more will be written to it, so it leaves
-            // every room now (its thread says goodbye when the close is done).
+            // every room now (its thread says goodbye when the close is
+            // done). A client dropped as too slow, or by the server
+            // stopping, may come back for what it missed.
+            let keep = outlet.our_close().is_some_and(|(code, _)| matches!(code, 1001 | 1013));
             for id in self.sockets_of.remove(&outlet.id).unwrap_or_default() {
-                self.remove(id);
+                self.remove(id, keep);
             }
             self.closing.push(Reverse(Deadline(since + self.timeouts.close, outlet.clone())));
         }
@@ -301,14 +502,12 @@ impl Hub {
     fn next_wake(&self) -> Option<Instant> {
         let drain = (!self.draining.is_empty()).then_some(self.drain_at);
         let close = self.closing.peek().map(|Reverse(Deadline(at, _))| *at);
-        match (drain, close) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let sweep = self.recovery.as_ref().and_then(Recovery::next_sweep);
+        [drain, close, sweep].into_iter().flatten().min()
     }
 
-    /// Retries every backlog, and wakes connections whose client did not
-    /// answer our Close in time.
+    /// Retries every backlog, wakes connections whose client did not
+    /// answer our Close in time, and forgets what recovery no longer needs.
     fn on_timers(&mut self) {
         let now = Instant::now();
         if !self.draining.is_empty() && now >= self.drain_at {
@@ -323,46 +522,10 @@ impl Hub {
                 outlet.expire();
             }
         }
-    }
-
-    fn remove(&mut self, id: SocketId) {
-        let Some((member, rooms)) = self.members.remove(&id) else { return };
-        if let Some(ids) = self.sockets_of.get_mut(&member.outlet.id) {
-            ids.retain(|other| *other != id);
-            if ids.is_empty() {
-                self.sockets_of.remove(&member.outlet.id);
+        if let Some(recovery) = self.recovery.as_mut() {
+            if recovery.next_sweep().is_some_and(|at| at <= now) {
+                recovery.sweep(now);
             }
-        }
-        for room in rooms {
-            self.leave_room_set(&member.nsp, id, &room);
-        }
-    }
-
-    fn join(&mut self, id: SocketId, room: String) {
-        if let Some((member, rooms)) = self.members.get_mut(&id) {
-            rooms.insert(room.clone());
-            self.rooms.entry(member.nsp.clone()).or_default().entry(room).or_default().insert(id);
-        }
-    }
-
-    fn leave(&mut self, id: SocketId, room: &str) {
-        if let Some((member, rooms)) = self.members.get_mut(&id) {
-            rooms.remove(room);
-            let nsp = member.nsp.clone();
-            self.leave_room_set(&nsp, id, room);
-        }
-    }
-
-    fn leave_room_set(&mut self, nsp: &str, id: SocketId, room: &str) {
-        let Some(rooms) = self.rooms.get_mut(nsp) else { return };
-        if let Some(set) = rooms.get_mut(room) {
-            set.remove(&id);
-            if set.is_empty() {
-                rooms.remove(room); // empty rooms cost nothing
-            }
-        }
-        if rooms.is_empty() {
-            self.rooms.remove(nsp);
         }
     }
 }

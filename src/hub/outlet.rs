@@ -193,6 +193,31 @@ impl Outlet {
     }
     // ANCHOR_END: push
 
+    // ANCHOR: push_volatile
+    /// Sends a volatile event only if this client can take it **now**:
+    /// over WebSocket when nothing waits in its backlog, over polling when a
+    /// long-poll is waiting for it. Otherwise it is dropped, for this client
+    /// only (Node drops a volatile packet for a transport that is not
+    /// writable). Live data where a late value is worse than none.
+    pub fn push_volatile(self: &Arc<Self>, encoded: &Encoded) -> Pushed {
+        let mut inner = self.lock();
+        let free = match &inner.transport {
+            Transport::WebSocket(_) => inner.backlog.is_empty(),
+            Transport::Polling(polling) => polling.waiting.is_some() && !polling.upgrading,
+            Transport::Detached => false,
+        };
+        if !free || inner.closing.is_some() {
+            return Pushed::Dropped;
+        }
+        let pushed = match &mut inner.transport {
+            Transport::WebSocket(_) => inner.write(encoded.frames.clone(), self.limits),
+            Transport::Polling(polling) => polling.queue(&encoded.messages, self.limits),
+            Transport::Detached => return Pushed::Dropped,
+        };
+        self.settle(inner, pushed)
+    }
+    // ANCHOR_END: push_volatile
+
     /// Sends several events in one write (their frames one after another),
     /// or queues them all behind what already waits.
     pub fn push_all(self: &Arc<Self>, events: &[&Encoded]) -> Pushed {

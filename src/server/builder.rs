@@ -196,6 +196,31 @@ impl ServerBuilder {
         self
     }
 
+    /// Turns on connection state recovery (socket.io's
+    /// `connectionStateRecovery`): a client that drops for a recoverable
+    /// reason is kept, with its rooms, data and the packets sent to it,
+    /// for `max_disconnection_duration`; coming back within it, it gets
+    /// the same id, its rooms, its data and every packet it missed, in
+    /// order. With `skip_middlewares`, a recovered client skips the
+    /// connect checks. See chapter 14 and [`RecoveryConfig`](crate::config::RecoveryConfig).
+    pub fn connection_state_recovery(mut self, max_disconnection_duration: Duration, skip_middlewares: bool) -> Self {
+        let config = self.config.recovery.get_or_insert_with(Default::default);
+        config.max_disconnection_duration = max_disconnection_duration;
+        config.skip_middlewares = skip_middlewares;
+        self
+    }
+
+    /// The bounds of recovery's memory (defaults 10,000 sessions, 10,000
+    /// packets, 16 MiB of packets): past them the oldest is forgotten, and
+    /// a client that needed it gets a fresh session. Turns recovery on.
+    pub fn recovery_limits(mut self, sessions: usize, packets: usize, packet_bytes: usize) -> Self {
+        let config = self.config.recovery.get_or_insert_with(Default::default);
+        config.max_sessions = sessions;
+        config.max_packets = packets;
+        config.max_packet_bytes = packet_bytes;
+        self
+    }
+
     /// Binds the listening socket. Nothing is accepted until `run` or `spawn`.
     pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Server> {
         self.files.resolve()?;
@@ -204,7 +229,7 @@ impl ServerBuilder {
         let (hub_tx, hub_rx) = bounded(HUB_QUEUE);
         let (notices_tx, notices_rx) = unbounded();
         let clients = Arc::new(AtomicUsize::new(0));
-        let io = Io::new(hub_tx, clients.clone());
+        let io = Io::new(hub_tx, clients.clone(), self.config.recovery.is_some());
         let ctx = Arc::new(Context::new(self.config, self.pages, self.files, io, notices_tx));
         Ok(Server { listener, local_addr, ctx, hub_rx, notices_rx, clients })
     }

@@ -12,6 +12,7 @@
 //! ```
 
 mod builder;
+mod dynamic;
 mod listener;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -23,6 +24,7 @@ use std::time::Duration;
 use crossbeam_channel::Receiver;
 
 pub use builder::ServerBuilder;
+pub use dynamic::DynamicNamespace;
 
 use crate::context::Context;
 use crate::engine::Engine;
@@ -75,6 +77,27 @@ impl Server {
         Namespace { server: self, nsp }
     }
 
+    /// A dynamic namespace (socket.io's `io.of(regex)` / `io.of(function)`):
+    /// every namespace name `matcher` accepts (from the name and the
+    /// client's `auth`) becomes a namespace of its own, with the handler and
+    /// checks registered on the returned [`DynamicNamespace`]. Bring your
+    /// own pattern: `move |name, _| regex.is_match(name)`; or see
+    /// [`of_pattern`](Self::of_pattern).
+    pub fn of_matching<F>(&self, matcher: F) -> DynamicNamespace
+    where
+        F: Fn(&str, &Value) -> bool + Send + Sync + 'static,
+    {
+        DynamicNamespace::new(&self.ctx, Box::new(matcher))
+    }
+
+    /// A dynamic namespace of the names that match `pattern`, where `*`
+    /// stands for any run of characters: `server.of_pattern("/room-*")`
+    /// takes `/room-1` and `/room-rust`.
+    pub fn of_pattern(&self, pattern: &str) -> DynamicNamespace {
+        let pattern = pattern.to_string();
+        self.of_matching(move |name, _| dynamic::glob_match(&pattern, name))
+    }
+
     /// A handle for emitting from any thread.
     pub fn io(&self) -> Io {
         self.ctx.io.clone()
@@ -96,8 +119,10 @@ impl Server {
         // instead of piling up until the bounded queue blocks their senders.
         let Server { listener, local_addr, ctx, hub_rx, notices_rx, clients } = self;
         let timeouts = Timeouts { slow_client: ctx.config.slow_client_timeout, close: ctx.config.close_timeout };
-        let hub =
-            thread::Builder::new().name("hub".into()).spawn(move || hub::run(hub_rx, notices_rx, clients, timeouts))?;
+        let (recovery, timers) = (ctx.config.recovery, ctx.io.timers().clone());
+        let hub = thread::Builder::new()
+            .name("hub".into())
+            .spawn(move || hub::run(hub_rx, notices_rx, clients, timeouts, recovery, timers))?;
         let engine = Engine::start(ctx.clone())?;
         log::info!("listening on {local_addr}");
         listener::accept_loop(&listener, &ctx, &engine);
@@ -145,11 +170,16 @@ impl Namespace<'_> {
     /// client gets no [`Socket`], joins nothing in the hub, and
     /// `on_connection` does not run. The check does not create the
     /// namespace: that is still `on_connection`'s job.
+    ///
+    /// Each call adds a check (socket.io's `io.use` middlewares): they run
+    /// in the order they were added, and the first `Err` refuses. A client
+    /// that recovers its session skips them when recovery was set up with
+    /// `skip_middlewares` (chapter 14).
     pub fn check_connect<F>(&self, check: F)
     where
         F: Fn(&Value, &SocketInfo) -> std::result::Result<(), String> + Send + Sync + 'static,
     {
-        self.server.ctx.set_check(&self.nsp, Arc::new(check));
+        self.server.ctx.add_check(&self.nsp, Arc::new(check));
     }
 
     /// A handle for emitting to this namespace from any thread.

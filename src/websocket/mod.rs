@@ -1,7 +1,7 @@
 //! [`Link`]: one client's WebSocket, read by its own thread.
 //!
 //! `/ws` connections ([`crate::connection`]) and socket.io sessions over
-//! WebSocket ([`crate::engine`]) share this plumbing. The connection thread
+//! WebSocket (`engine`) share this plumbing. The connection thread
 //! owns the only tungstenite `WebSocket` of its client and calls
 //! [`Link::next`] with its next deadline; tungstenite reads the socket
 //! directly (see [`stream`]) and writes through the client's outlet. The hub

@@ -17,12 +17,20 @@ fn data_json(data: &Payload) -> &str {
 }
 
 pub fn encode(out: &Outgoing) -> String {
+    encode_at(out, None)
+}
+
+/// An event logged for recovery carries its offset: `"offset":"17"`.
+pub fn encode_at(out: &Outgoing, offset: Option<&str>) -> String {
     match out {
         Outgoing::Event { name, data, ack } => {
             let name = Value::from(name.as_str());
             let mut s = format!("{{\"event\":{name},\"data\":{}", data_json(data));
             if let Some(id) = ack {
                 s.push_str(&format!(",\"ack\":{id}"));
+            }
+            if let Some(offset) = offset {
+                s.push_str(&format!(",\"offset\":{}", Value::from(offset)));
             }
             s.push('}');
             s
@@ -33,6 +41,14 @@ pub fn encode(out: &Outgoing) -> String {
         }
         Outgoing::Raw(_) => unreachable!("Wire::encode sends raw messages as they are"),
     }
+}
+
+/// The first frame of a `/ws` socket when recovery is on: its public id,
+/// its private id, and whether it took over a session.
+pub fn session(sid: &str, pid: &str, recovered: bool) -> String {
+    // In this order, for people reading it (a JSON map would sort the keys).
+    let (sid, pid) = (Value::from(sid), Value::from(pid));
+    format!("{{\"session\":{{\"sid\":{sid},\"pid\":{pid},\"recovered\":{recovered}}}}}")
 }
 
 pub fn decode(msg: &Message) -> Result<Inbound, String> {

@@ -13,7 +13,18 @@
 //! server → client   {"event":"server-message","data":"Welcome to WebSocket"}
 //! client → server   {"event":"client-message","data":"hi"}
 //! wants a reply     {"event":"echo","data":"hi","ack":1}   answered by   {"ack":1,"data":...}
+//!                   (when the handler answers: an unanswered event is never acknowledged)
 //! a bad frame       {"event":"error","data":{"message":"invalid JSON: ..."}}
+//! ```
+//!
+//! With connection state recovery on, two more things travel on `/ws`
+//! (chapter 14): the first frame names the session, and every logged
+//! event carries its offset; the client comes back with both in the query
+//! string of its upgrade, `/ws?pid=…&offset=…`.
+//!
+//! ```text
+//! server → client   {"session":{"sid":"…","pid":"…","recovered":false}}
+//!                   {"event":"chat-message","data":{…},"offset":"42"}
 //! ```
 
 pub mod args;
@@ -84,6 +95,12 @@ impl Wire {
     }
 }
 
+/// The `/ws` session frame, `{"session":{"sid":…,"pid":…,"recovered":…}}`:
+/// the first frame a `/ws` client gets when recovery is on.
+pub fn json_session_frame(sid: &str, pid: &str, recovered: bool) -> Encoded {
+    Encoded::new(vec![Message::text(json::session(sid, pid, recovered))])
+}
+
 /// One outgoing item encoded once for one wire format, ready for either
 /// transport: the hub makes one of these per format for a broadcast and
 /// hands the same one to every client.
@@ -107,6 +124,19 @@ impl Encoded {
     /// `out` for a socket of namespace `nsp` speaking `wire`.
     pub fn of(wire: Wire, nsp: &str, out: &Outgoing) -> Encoded {
         Encoded::new(wire.encode_frames(nsp, out))
+    }
+
+    /// The same, for an event that connection state recovery logged at
+    /// `offset`: the offset travels with it (socket.io: as the last
+    /// argument, `42["tick",1,"17"]`; `/ws`: `{"event":..,"data":..,"offset":"17"}`).
+    pub fn logged(wire: Wire, nsp: &str, out: &Outgoing, offset: Option<u64>) -> Encoded {
+        let Some(offset) = offset else { return Encoded::of(wire, nsp, out) };
+        let offset = offset.to_string();
+        let messages = match wire {
+            Wire::Json => vec![Message::text(json::encode_at(out, Some(&offset)))],
+            Wire::SocketIo => socketio::encode_outgoing_at(nsp, out, Some(&offset)),
+        };
+        Encoded::new(messages)
     }
 }
 
@@ -187,6 +217,9 @@ mod tests {
         assert_eq!(text(Wire::Json.encode(&ack)), r#"{"ack":3,"data":true}"#);
         let err = Outgoing::Error { message: "bad".into() };
         assert_eq!(text(Wire::Json.encode(&err)), r#"{"data":{"message":"bad"},"event":"error"}"#);
+        let ev = Outgoing::Event { name: "tick".into(), data: payload(&1).unwrap(), ack: None };
+        let logged = Encoded::logged(Wire::Json, "/", &ev, Some(17));
+        assert_eq!(text(logged.messages[0].clone()), r#"{"event":"tick","data":1,"offset":"17"}"#);
     }
 
     #[test]

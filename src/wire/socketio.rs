@@ -425,14 +425,25 @@ pub fn to_inbound(packet: Packet) -> Option<Inbound> {
 /// Encodes an outgoing event or ack for namespace `nsp`: one Engine.IO text
 /// frame (`4` + packet), followed by one binary frame per attachment.
 pub fn encode_outgoing(nsp: &str, out: &Outgoing) -> Vec<Message> {
+    encode_outgoing_at(nsp, out, None)
+}
+
+/// The same, for an event that connection state recovery logged: its
+/// `offset` is appended as the last argument, where socket.io-client looks
+/// for it (`42["tick",1,"17"]`).
+pub fn encode_outgoing_at(nsp: &str, out: &Outgoing, offset: Option<&str>) -> Vec<Message> {
     let (kind, id, array) = match out {
         Outgoing::Event { name, data, ack } => {
             let name = Value::from(name.as_str()).to_string();
-            let array = match args::args_inner(data.get()) {
+            let mut array = match args::args_inner(data.get()) {
                 Some("[]") => format!("[{name}]"),
                 Some(inner) => format!("[{name},{}", &inner[1..]),
                 None => format!("[{name},{}]", data.get()),
             };
+            if let Some(offset) = offset {
+                array.pop();
+                array.push_str(&format!(",{}]", Value::from(offset)));
+            }
             (Kind::Event, *ack, array)
         }
         Outgoing::Ack { id, data } => {
@@ -611,6 +622,9 @@ mod tests {
         assert_eq!(texts(encode_outgoing("/", &ack)), [r#"43456[1,"2"]"#]);
         let ack = Outgoing::Ack { id: 1, data: payload(&json!(null)).unwrap() };
         assert_eq!(texts(encode_outgoing("/", &ack)), ["431[null]"]);
+        let logged = Outgoing::Event { name: "hi".into(), data: payload(&Args(vec![])).unwrap(), ack: None };
+        assert_eq!(texts(encode_outgoing_at("/", &logged, Some("7"))), [r#"42["hi","7"]"#]);
+        assert_eq!(texts(encode_outgoing_at("/a", &ev(json!(1), None), Some("8"))), [r#"42/a,["hi",1,"8"]"#]);
         let bin = ev(json!({"file": binary(&[1, 2])}), None);
         assert_eq!(
             texts(encode_outgoing("/", &bin)),

@@ -269,6 +269,27 @@ try {
     );
   });
 
+  await check("a network blip loses no message: bob's connection breaks while ana talks, and comes back recovered with all of it", async () => {
+    // The page's WebSocket ends with a code that is not a goodbye, as a
+    // broken network would end it (Chromium's offline mode leaves open
+    // WebSockets alone, so the test breaks it from the page).
+    await bob.evaluate(() => ws.close(4000, "the network blipped"));
+    await bob.waitForFunction(statusIs, ["closed", "reconnecting"], WAIT);
+    const missed = ["did you see that?", "bob is gone", "he'll be back"];
+    for (const text of missed) await say(ana, text);
+    await ana.waitForFunction(showsMessage, ["ana", missed[2]], WAIT);
+    await bob.waitForFunction(statusIs, ["open", "nothing was lost"], WAIT);
+    if ((await bob.evaluate(() => document.body.dataset.session)) !== "recovered") throw new Error("bob's session was not recovered");
+    for (const text of missed) await bob.waitForFunction(showsMessage, ["ana", text], WAIT);
+    const counts = await bob.evaluate((texts) => texts.map((t) => [...document.querySelectorAll("#messages li.message .text")].filter((e) => e.textContent === t).length), missed);
+    if (counts.some((n) => n !== 1)) throw new Error(`bob shows the missed messages ${JSON.stringify(counts)} times`);
+    await bob.waitForFunction(nickIs, "bob", WAIT);
+    await bob.waitForFunction(showsOnlyRoom, "rust", WAIT);
+    await ana.waitForFunction(hasSystemLine, "bob is back", WAIT);
+    await waitAll([ana, bob, cat], onlineIs, ["ana", "bob", "cat"]);
+    await screenshot(bob, "recovered");
+  });
+
   await screenshot(ana, "ana");
   await screenshot(bob, "bob");
 

@@ -8,6 +8,8 @@ pub mod redis_server;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
@@ -333,4 +335,97 @@ pub fn send_buffer_limit() -> usize {
         .ok()
         .and_then(|s| s.split_whitespace().last()?.parse().ok())
         .unwrap_or(4 << 20)
+}
+
+// ---- socket.io: the npm client in node, and a raw Engine.IO client ----
+
+/// True when node and the npm packages (`npm ci`) are there; else a loud skip.
+pub fn node_ready() -> bool {
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/socket.io-client");
+    require("node", has_program("node")) && require("node_modules/socket.io-client (run `npm ci`)", modules.exists())
+}
+
+pub fn node(script: &str, args: &[&str]) -> Child {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start node")
+}
+
+/// Runs a node script to its end (it bounds itself to 20 s) and returns its
+/// output; panics with that output if it failed.
+pub fn run_node(script: &str, args: &[&str]) -> String {
+    let output = node(script, args).wait_with_output().expect("node output");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{script} {args:?} failed:\n{text}");
+    text
+}
+
+/// A raw Engine.IO WebSocket client: text frames in and out, pings skipped.
+pub struct Raw {
+    pub client: Client,
+}
+
+impl Raw {
+    pub fn connect(addr: SocketAddr, query: &str) -> Raw {
+        let path = format!("/socket.io/?EIO=4&transport=websocket{query}");
+        Raw { client: connect_with(addr, &path, &[]).expect("upgrade") }
+    }
+
+    /// Connects and reads the open packet.
+    pub fn open(addr: SocketAddr) -> (Raw, Value) {
+        let mut raw = Raw::connect(addr, "");
+        let open = raw.recv();
+        let handshake = serde_json::from_str(open.strip_prefix('0').expect("open packet")).expect("JSON");
+        (raw, handshake)
+    }
+
+    /// Connects and joins namespace `/`: returns after `40{sid}` and the auth echo.
+    pub fn joined(addr: SocketAddr) -> Raw {
+        let (mut raw, _) = Raw::open(addr);
+        raw.send("40");
+        assert!(raw.recv().starts_with("40{\"sid\":"));
+        assert_eq!(raw.recv(), r#"42["auth",{}]"#);
+        raw
+    }
+
+    pub fn send(&mut self, text: &str) {
+        self.client.ws.send(Message::text(text)).expect("send");
+    }
+
+    pub fn send_binary(&mut self, bytes: &[u8]) {
+        self.client.ws.send(Message::binary(bytes.to_vec())).expect("send");
+    }
+
+    /// The next frame that is not an Engine.IO ping (answered with a pong, as
+    /// a live client would): text as is, binary as `<bytes>`.
+    pub fn recv(&mut self) -> String {
+        loop {
+            match self.client.recv() {
+                Message::Text(t) if t.as_str() == "2" => self.send("3"),
+                Message::Text(t) => return t.to_string(),
+                Message::Binary(b) => return format!("<{:?}>", b.to_vec()),
+                other => panic!("expected a data frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Reads (answering pings unless `silent`) until the server closes;
+    /// returns the close code (None: the TCP connection just ended).
+    pub fn until_closed(&mut self, silent: bool) -> Option<u16> {
+        for _ in 0..10_000 {
+            match self.client.ws.read() {
+                Ok(Message::Close(frame)) => return frame.map(|f| f.code.into()),
+                Ok(Message::Text(t)) if t.as_str() == "2" && !silent => self.send("3"),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+        panic!("the server never closed");
+    }
 }
