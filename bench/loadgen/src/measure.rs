@@ -223,12 +223,15 @@ pub fn broadcast(addr: SocketAddr, proto: Proto, o: &BroadcastOpts) -> io::Resul
 }
 
 /// Makes `conn` a client that stopped reading with a full socket: a small
-/// receive buffer, then echo requests whose answers it never reads, until
-/// the server's kernel send buffer for it is full (its send queue in
-/// `/proc/net/tcp` stops growing; autotuned on loopback, it holds ~4 MB),
-/// and then 128 KiB more: what the server now has to keep itself (wshub: in
-/// the client's backlog, well inside its 1 MiB and 256 frames).
+/// receive buffer, then batches of echo requests whose answers it never
+/// reads, until a batch no longer fits the server's kernel send buffer for
+/// it (autotuned on loopback, it holds up to ~4 MB): once the server has
+/// handled a batch (its send queue in `/proc/net/tcp` is quiet), the queue
+/// grew by less than half the batch. Then 128 KiB more: what the server now
+/// has to keep itself (wshub: in the client's backlog, well inside its
+/// 1 MiB and 256 frames).
 fn stop_reading(conn: &mut Conn) -> io::Result<()> {
+    const BATCH: usize = 8;
     conn.set_receive_buffer(STALL_RCVBUF)?;
     let (local, server) = (conn.stream.local_addr()?, conn.stream.peer_addr()?);
     let pad = "x".repeat(STALL_CHUNK - 64);
@@ -238,19 +241,33 @@ fn stop_reading(conn: &mut Conn) -> io::Result<()> {
         }
         Ok(())
     };
+    let queued = || -> io::Result<u64> { Ok(server_socket(server, local)?.map_or(0, |(_, q)| q)) };
+    // The queue once the server is done with what it was sent: two equal
+    // readings 30 ms apart (at most 3 s).
+    let quiet = || -> io::Result<u64> {
+        let mut last = queued()?;
+        for _ in 0..100 {
+            std::thread::sleep(Duration::from_millis(30));
+            let now = queued()?;
+            if now == last {
+                return Ok(now);
+            }
+            last = now;
+        }
+        Ok(last)
+    };
     let mut last = 0;
-    // Bounded: 64 × 256 KiB = 16 MiB at most.
+    // Bounded: 64 batches of 256 KiB, 16 MiB at most.
     for _ in 0..64 {
-        send(conn, 8)?;
-        std::thread::sleep(Duration::from_millis(30));
-        let queued = server_socket(server, local)?.map_or(0, |(_, q)| q);
-        if queued > 0 && queued <= last + STALL_CHUNK as u64 {
+        send(conn, BATCH)?;
+        let now = quiet()?;
+        if now > 0 && now < last + (BATCH * STALL_CHUNK / 2) as u64 {
             send(conn, 4)?;
             std::thread::sleep(Duration::from_millis(30));
-            eprintln!("  stalled client: the server's send queue to it is full at {queued} bytes");
+            eprintln!("  stalled client: the server's send queue to it is full at {now} bytes");
             return Ok(());
         }
-        last = queued;
+        last = now;
     }
     Err(bad(format!("stalled client: the server's send queue kept growing ({last} bytes)")))
 }

@@ -81,7 +81,7 @@ fn row(out: &mut String, data: &Data, label: &str, measure: &str, ratios: bool) 
     };
     let _ = writeln!(
         out,
-        "| {label:<34} | {:>9} | {:>9} | {:>9} | {:>10} | {:>11} |",
+        "| {label:<40} | {:>9} | {:>9} | {:>9} | {:>10} | {:>11} |",
         cell(w),
         cell(p),
         cell(t),
@@ -121,7 +121,7 @@ const TABLES: &[Table] = &[
     (
         "Idle cost per client, /ws (fresh server, 3000 clients)",
         &[
-            ("RSS, first 1000 (incl. warm-up) KiB", "idle_ws_rss_first_kib_per_conn", true),
+            ("RSS, first 1000, incl. warm-up (KiB)", "idle_ws_rss_first_kib_per_conn", true),
             ("RSS, each one after (KiB)", "idle_ws_rss_kib_per_conn", true),
             ("threads per client", "idle_ws_threads_per_conn", false),
             ("server threads with all 3000", "idle_ws_threads", false),
@@ -131,7 +131,7 @@ const TABLES: &[Table] = &[
     (
         "Idle cost per client, socket.io (fresh server, 3000 clients)",
         &[
-            ("RSS, first 1000 (incl. warm-up) KiB", "idle_socketio_rss_first_kib_per_conn", true),
+            ("RSS, first 1000, incl. warm-up (KiB)", "idle_socketio_rss_first_kib_per_conn", true),
             ("RSS, each one after (KiB)", "idle_socketio_rss_kib_per_conn", true),
             ("threads per client", "idle_socketio_threads_per_conn", false),
             ("server threads with all 3000", "idle_socketio_threads", false),
@@ -158,16 +158,18 @@ pub fn run(csv: &str, svg: Option<&str>, run: Option<&str>) -> io::Result<()> {
     let mut out = String::new();
     let wp = data.protocols.get("wshub").cloned().unwrap_or_default();
     let pp = data.protocols.get("peer").cloned().unwrap_or_default();
-    let _ = writeln!(out, "run {run}: medians over the rounds; wshub spoke `{wp}`, the peer `{pp}`");
-    if !wp.is_empty() && !pp.is_empty() && wp != pp {
-        let _ = writeln!(
-            out,
-            "NOTE: wshub is measured on its /ws JSON protocol against the peer's socket.io: not protocol\n\
-             for protocol (compare.sh without --wshub-protocol ws compares socket.io to socket.io)."
-        );
-    }
     let compare = TABLES.iter().any(|(_, rows)| rows.iter().any(|(_, m, _)| data.has(m)));
-    if compare {
+    if !compare {
+        let _ = writeln!(out, "run {run}: medians over the rounds");
+    } else {
+        let _ = writeln!(out, "run {run}: medians over the rounds; wshub spoke `{wp}`, the peer `{pp}`");
+        if !wp.is_empty() && !pp.is_empty() && wp != pp {
+            let _ = writeln!(
+                out,
+                "NOTE: wshub is measured on its /ws JSON protocol against the peer's socket.io: not protocol\n\
+                 for protocol (compare.sh without --wshub-protocol ws compares socket.io to socket.io)."
+            );
+        }
         let _ = writeln!(
             out,
             "floor = the least any server can do here: a raw TCP echo server (thread per connection) for the\n\
@@ -176,8 +178,9 @@ pub fn run(csv: &str, svg: Option<&str>, run: Option<&str>) -> io::Result<()> {
         );
     }
     let header =
-        "|                                    |     wshub |      peer |     floor | wshub/peer | wshub/floor |";
-    let rule = "|------------------------------------|-----------|-----------|-----------|------------|-------------|";
+        "|                                          |     wshub |      peer |     floor | wshub/peer | wshub/floor |";
+    let rule =
+        "|------------------------------------------|-----------|-----------|-----------|------------|-------------|";
     for (title, rows) in TABLES {
         if !rows.iter().any(|(_, m, _)| data.has(m)) {
             continue;
@@ -357,7 +360,8 @@ fn attacks(data: &Data) -> String {
             ("healthy round trip during, p99 (ms)", "poll_probe_p99_ms"),
             ("healthy round trip during, max (ms)", "poll_probe_max_ms"),
             ("healthy round trips during", "poll_probe_round_trips"),
-            ("healthy acks timed out (> 5 s)", "poll_probe_timeouts"),
+            ("healthy round trips over 1 s", "poll_probe_slow"),
+            ("healthy ack unanswered at the end", "poll_probe_unanswered"),
             ("healthy client dropped (1=yes)", "poll_probe_dropped"),
         ] {
             line(&mut out, label, m);
@@ -412,7 +416,8 @@ fn attacks(data: &Data) -> String {
             ("healthy round trip during, p50 (ms)", "probe_p50_ms"),
             ("healthy round trip during, p99 (ms)", "probe_p99_ms"),
             ("healthy round trip during, max (ms)", "probe_max_ms"),
-            ("healthy acks timed out (> 5 s)", "probe_timeouts"),
+            ("healthy round trips over 1 s", "probe_slow"),
+            ("healthy ack unanswered at the end", "probe_unanswered"),
             ("healthy client dropped (1=yes)", "probe_dropped"),
             ("server threads before", "threads_before"),
             ("threads, peak", "threads_peak"),
@@ -453,6 +458,9 @@ fn chart(run: &str, data: &Data, wp: &str, pp: &str) -> String {
     ];
     let servers = [("wshub", "#1f6feb"), ("peer", "#d9822b"), ("floor", "#6e7781")];
     let names = |s: &str, measure: &str| match s {
+        // The idle panels name their own protocol; the others, the run's.
+        "wshub" if measure.starts_with("idle_ws_") => "wshub (ws)".to_string(),
+        "wshub" if measure.starts_with("idle_socketio_") => "wshub (socketio)".to_string(),
         "wshub" => format!("wshub ({wp})"),
         "peer" => format!("socket.io 4.8 ({pp})"),
         _ if measure.starts_with("echo") => "floor: raw TCP echo".to_string(),
