@@ -3,12 +3,15 @@
 //!
 //! - on connect: emit `server-message` "Welcome to WebSocket";
 //! - `client-message`: emit it back to the sender (echo);
-//! - `broadcast`: emit it to every client, the sender included.
+//! - `broadcast`: emit it to every client, the sender included;
+//! - `ack`: answer the client's ack with the data (the healthy client's
+//!   round trip in `bench/attacks.sh`).
 //!
 //! ```sh
 //! PORT=3000 cargo run --release --example bench_server
 //! ```
-//! Then drive it with `bench/compare.sh` (or `bench/loadgen`, see docs/bench.md).
+//! Then drive it with `bench/compare.sh` and `bench/attacks.sh` (or
+//! `bench/loadgen`, see docs/bench.md).
 //! The handlers are registered for every connection, whatever its wire
 //! format, so the same binary serves `/ws` and socket.io on `/socket.io/`.
 //!
@@ -43,6 +46,7 @@ fn main() -> std::io::Result<()> {
         socket.on("client-message", |socket, data| socket.emit("client-message", data));
         // `socket.broadcast` leaves the sender out; the contract includes it.
         socket.on("broadcast", |socket, data| socket.io().emit("broadcast", data));
+        socket.on_with_ack("ack", |_socket, data, ack| ack.send(data));
     });
 
     server.run()

@@ -2,6 +2,8 @@
 //   on connect       -> emit "server-message" "Welcome to WebSocket"
 //   "client-message" -> emit it back to the sender (echo)
 //   "broadcast"      -> emit it to every client, the sender included
+//   "ack"            -> answer the client's ack with the data (the healthy
+//                       client's round trip in bench/attacks.sh)
 // Console logging is off (the seed logged every socket; that would measure
 // the terminal). PORT from the environment. Run: `node bench/peer/server.js`.
 // With `node --expose-gc`, SIGUSR2 forces a garbage collection, so the bench
@@ -20,6 +22,9 @@ io.on("connection", (socket) => {
   socket.emit("server-message", "Welcome to WebSocket");
   socket.on("client-message", (data) => socket.emit("client-message", data));
   socket.on("broadcast", (data) => io.emit("broadcast", data));
+  socket.on("ack", (data, ack) => {
+    if (typeof ack === "function") ack(data);
+  });
 });
 
 if (global.gc) {

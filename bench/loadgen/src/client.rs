@@ -16,7 +16,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
+
+/// The key of RFC 6455's example handshake (§1.3) and its accept value. The
+/// bench always sends this key; the write floor answers with this value.
+pub const SAMPLE_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+pub const SAMPLE_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 /// How long any blocking step of the setup may take.
 pub const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,32 +60,58 @@ pub const OP_CLOSE: u8 = 0x8;
 pub const OP_PING: u8 = 0x9;
 pub const OP_PONG: u8 = 0xA;
 
-/// One parsed server frame: its opcode and where its payload is in the buffer.
+/// One parsed frame: its opcode, where its payload is in the buffer, and its
+/// mask (client frames are masked, server frames are not).
 #[derive(Debug, Clone, Copy)]
 pub struct Frame {
     pub opcode: u8,
     pub start: usize,
     pub end: usize,
+    pub mask: Option<[u8; 4]>,
 }
 
-/// Parses one unmasked frame at the start of `buf`; `None` if incomplete.
-/// Returns the frame and the number of bytes it occupies.
+/// Parses one frame at the start of `buf`; `None` if incomplete. Returns the
+/// frame and the number of bytes it occupies.
 pub fn parse_frame(buf: &[u8]) -> Option<(Frame, usize)> {
     if buf.len() < 2 {
         return None;
     }
     let opcode = buf[0] & 0x0F;
+    let masked = buf[1] & 0x80 != 0;
     let len7 = (buf[1] & 0x7F) as usize;
-    let (len, header) = match len7 {
+    let (len, mut header) = match len7 {
         126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
         127 if buf.len() >= 10 => (u64::from_be_bytes(buf[2..10].try_into().ok()?) as usize, 10),
         126 | 127 => return None,
         n => (n, 2),
     };
+    let mask = if masked {
+        let m: [u8; 4] = buf.get(header..header + 4)?.try_into().ok()?;
+        header += 4;
+        Some(m)
+    } else {
+        None
+    };
     if buf.len() < header + len {
         return None;
     }
-    Some((Frame { opcode, start: header, end: header + len }, header + len))
+    Some((Frame { opcode, start: header, end: header + len, mask }, header + len))
+}
+
+/// Appends one unmasked server frame to `out` (the write floor's frames).
+pub fn encode_server_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
+    out.push(0x80 | opcode);
+    let len = payload.len();
+    if len < 126 {
+        out.push(len as u8);
+    } else if len <= u16::MAX as usize {
+        out.push(126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    out.extend_from_slice(payload);
 }
 
 /// Appends one masked client frame to `out`.
@@ -133,13 +165,15 @@ pub fn is_event(proto: Proto, text: &[u8], name: &str) -> bool {
 
 /// What a connection saw when its bytes were processed.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Seen {
-    /// A data message (WebSocket text, or a socket.io `42` event).
-    Message(Vec<u8>),
-    /// The server pinged (and we answered).
+pub enum Seen<'a> {
+    /// A data message (WebSocket text, or a socket.io `42` event), borrowed
+    /// from the connection's buffer.
+    Message(&'a [u8]),
+    /// The server pinged (and we answered), or a pong came.
     Ping,
-    /// The server closed or the socket ended.
-    Closed,
+    /// The server closed (with the Close frame's code, if it sent one) or
+    /// the socket ended (`None`).
+    Closed(Option<u16>),
 }
 
 /// One client connection, blocking during setup.
@@ -186,7 +220,7 @@ impl Conn {
     fn upgrade(&mut self, addr: SocketAddr) -> io::Result<()> {
         let request = format!(
             "GET {} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             Sec-WebSocket-Key: {SAMPLE_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n",
             self.proto.path()
         );
         self.stream.write_all(request.as_bytes())?;
@@ -223,6 +257,12 @@ impl Conn {
         write_all_retrying(&mut self.stream, &self.out)
     }
 
+    /// Appends one masked text frame to `out`, to be written later in one go
+    /// (a flood writes many frames per `write`).
+    pub fn frame_into(&mut self, out: &mut Vec<u8>, text: &[u8]) {
+        encode_frame(out, OP_TEXT, text, &mut self.mask_seed);
+    }
+
     /// Sends an event in this connection's protocol.
     pub fn emit(&mut self, name: &str, data: &str) -> io::Result<()> {
         let text = event_text(self.proto, name, data);
@@ -233,12 +273,24 @@ impl Conn {
     pub fn next_message(&mut self) -> io::Result<Vec<u8>> {
         let mut chunk = [0u8; 4096];
         loop {
-            if let Some(seen) = self.take_one()? {
-                match seen {
-                    Seen::Message(m) => return Ok(m),
-                    Seen::Ping => continue,
-                    Seen::Closed => return Err(bad("the server closed the connection".into())),
+            let mut message = None;
+            let mut closed = false;
+            self.take_frames(|seen| match seen {
+                Seen::Message(m) => {
+                    message = Some(m.to_vec());
+                    false // leave the rest for later
                 }
+                Seen::Ping => true,
+                Seen::Closed(_) => {
+                    closed = true;
+                    false
+                }
+            })?;
+            if let Some(m) = message {
+                return Ok(m);
+            }
+            if closed {
+                return Err(bad("the server closed the connection".into()));
             }
             let n = self.stream.read(&mut chunk)?;
             if n == 0 {
@@ -262,30 +314,43 @@ impl Conn {
         Ok(())
     }
 
-    /// Parses one frame from the buffer, if a whole one is there. Answers
-    /// WebSocket pings with a pong and socket.io pings (`2`) with `3`.
-    pub fn take_one(&mut self) -> io::Result<Option<Seen>> {
-        let Some((frame, used)) = parse_frame(&self.buf) else {
-            return Ok(None);
-        };
-        let payload = self.buf[frame.start..frame.end].to_vec();
-        self.buf.drain(..used);
-        let seen = match frame.opcode {
-            OP_PING => {
-                self.out.clear();
-                encode_frame(&mut self.out, OP_PONG, &payload, &mut self.mask_seed);
-                write_all_retrying(&mut self.stream, &self.out)?;
-                Seen::Ping
+    /// Parses the whole frames in the buffer, in one pass, and calls `on` for
+    /// each; `on` returns false to stop after that one (the rest stays in the
+    /// buffer). Answers WebSocket pings with a pong and socket.io pings (`2`)
+    /// with `3`. The buffer is shifted once at the end, not once per frame: a
+    /// read of 64 KiB may hold a thousand broadcasts.
+    pub fn take_frames(&mut self, mut on: impl FnMut(Seen<'_>) -> bool) -> io::Result<()> {
+        let Conn { buf, out, mask_seed, proto, .. } = self;
+        out.clear();
+        let mut at = 0;
+        while let Some((frame, used)) = parse_frame(&buf[at..]) {
+            let payload = &buf[at + frame.start..at + frame.end];
+            at += used;
+            let go_on = match frame.opcode {
+                OP_PING => {
+                    encode_frame(out, OP_PONG, payload, mask_seed);
+                    on(Seen::Ping)
+                }
+                OP_PONG => on(Seen::Ping),
+                OP_CLOSE => {
+                    let code = payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+                    on(Seen::Closed(code))
+                }
+                _ if *proto == Proto::SocketIo && payload == b"2" => {
+                    encode_frame(out, OP_TEXT, b"3", mask_seed);
+                    on(Seen::Ping)
+                }
+                _ => on(Seen::Message(payload)),
+            };
+            if !go_on {
+                break;
             }
-            OP_CLOSE => Seen::Closed,
-            OP_PONG => return Ok(Some(Seen::Ping)),
-            _ if self.proto == Proto::SocketIo && payload == b"2" => {
-                self.send_text(b"3")?;
-                Seen::Ping
-            }
-            _ => Seen::Message(payload),
-        };
-        Ok(Some(seen))
+        }
+        buf.drain(..at);
+        if !self.out.is_empty() {
+            write_all_retrying(&mut self.stream, &self.out)?;
+        }
+        Ok(())
     }
 
     /// Switches to non-blocking mode for the poller.
@@ -306,6 +371,44 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return false,
             }
+        }
+    }
+
+    /// Blocking: one read that waits at most `timeout`. Returns false when the
+    /// socket reached EOF or failed.
+    pub fn read_within(&mut self, scratch: &mut [u8], timeout: Duration) -> io::Result<bool> {
+        self.stream.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        match self.stream.read(scratch) {
+            Ok(0) => Ok(false),
+            Ok(n) => {
+                self.buf.extend_from_slice(&scratch[..n]);
+                Ok(true)
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Shrinks the socket's receive buffer (`SO_RCVBUF`) and with it the
+    /// window the server may fill: a client that stops reading then has a
+    /// full socket after a few KiB, not after the kernel's autotuned MiBs.
+    pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<()> {
+        let value = bytes as libc::c_int;
+        // SAFETY: a valid socket descriptor and a pointer to a c_int of the given size.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
         }
     }
 }
@@ -362,6 +465,52 @@ mod tests {
         long.extend(std::iter::repeat_n(b'x', 256));
         assert_eq!(parse_frame(&long).unwrap().1, 260);
         assert!(parse_frame(&long[..100]).is_none());
+    }
+
+    #[test]
+    fn parses_masked_client_frames_and_writes_server_frames() {
+        let mut out = Vec::new();
+        let mut seed = 11;
+        encode_frame(&mut out, OP_TEXT, b"42[\"broadcast\",{}]", &mut seed);
+        let (f, used) = parse_frame(&out).unwrap();
+        assert_eq!(used, out.len());
+        let mask = f.mask.expect("client frames are masked");
+        let payload: Vec<u8> = out[f.start..f.end].iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
+        assert_eq!(payload, b"42[\"broadcast\",{}]");
+        let mut server = Vec::new();
+        encode_server_frame(&mut server, OP_TEXT, &[b'x'; 300]);
+        let (f, used) = parse_frame(&server).unwrap();
+        assert_eq!((f.mask, f.end - f.start, used), (None, 300, 304));
+    }
+
+    #[test]
+    fn takes_all_frames_in_one_pass_and_answers_pings() {
+        // A socket pair on loopback: the Conn's pong must reach the other end.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        let mut conn = Conn { stream, proto: Proto::SocketIo, buf: Vec::new(), mask_seed: 3, out: Vec::new() };
+        for text in [&b"42[\"a\",1]"[..], b"2", b"42[\"b\",2]"] {
+            encode_server_frame(&mut conn.buf, OP_TEXT, text);
+        }
+        encode_server_frame(&mut conn.buf, OP_CLOSE, &1013u16.to_be_bytes());
+        let mut seen = Vec::new();
+        conn.take_frames(|s| {
+            seen.push(match s {
+                Seen::Message(m) => String::from_utf8_lossy(m).into_owned(),
+                Seen::Ping => "ping".into(),
+                Seen::Closed(code) => format!("closed {code:?}"),
+            });
+            true
+        })
+        .unwrap();
+        assert_eq!(seen, ["42[\"a\",1]", "ping", "42[\"b\",2]", "closed Some(1013)"]);
+        assert!(conn.buf.is_empty());
+        let mut pong = [0u8; 7];
+        server.read_exact(&mut pong).unwrap();
+        let (f, _) = parse_frame(&pong).unwrap();
+        let mask = f.mask.unwrap();
+        assert_eq!(pong[f.start] ^ mask[0], b'3', "the socket.io ping got its pong");
     }
 
     #[test]

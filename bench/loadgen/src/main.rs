@@ -2,21 +2,26 @@
 //!
 //! ```text
 //! loadgen echo      --addr 127.0.0.1:3000 --proto ws|socketio|tcp [--n 10000 --warmup 1000]
-//! loadgen broadcast --addr ... --proto ... --receivers 1000 [--rounds 30 --warmup 5 --burst 1 --busy-poll]
+//! loadgen broadcast --addr ... --proto ... --receivers 1000 [--rounds 30 --warmup 5 --burst 1 --stall --busy-poll]
 //! loadgen idle      --addr ... --proto ... --pid PID [--step 1000 --total 3000 --gc]
 //! loadgen scale     --addr ... --proto ... --pid PID [--clients 10000 --hold-secs 30 --rounds 5]
+//! loadgen attack-polling --addr ... --pid PID [--sessions 12000 --hold-secs 5]
+//! loadgen attack-flood   --addr ... --pid PID --proto ws|socketio [--readers 100 --readers-proto mixed|socketio --events 20000]
 //! loadgen thread-floor --receivers 1000 [--rounds 30 --warmup 5]   (no server: waking N threads)
-//! loadgen tcp-echo-server --port 3999
-//! loadgen report    --csv bench/results.csv --svg docs/bench.svg [--run RUN]
+//! loadgen tcp-echo-server --port 3999      (the echo floor)
+//! loadgen write-floor-server --port 3998   (the broadcast floor: one thread, non-blocking sends)
+//! loadgen report    --csv bench/results.csv [--svg docs/bench.svg] [--run RUN]
 //! ```
 //! The measuring commands take `--csv FILE --run RUN --round K --server NAME`
 //! and append one row per number: `run,round,server,protocol,measure,value`.
 //! `bench/compare.sh` drives it all; see `docs/bench.md`.
 
+mod attack;
 mod client;
 mod measure;
 mod report;
 mod tcp_echo;
+mod write_floor;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -68,7 +73,10 @@ impl Args {
 fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let Some(command) = raw.first() else {
-        eprintln!("usage: loadgen echo|broadcast|idle|scale|tcp-echo-server|report --help");
+        eprintln!(
+            "usage: loadgen echo|broadcast|idle|scale|attack-polling|attack-flood|thread-floor|\
+             tcp-echo-server|write-floor-server|report [--option value ...] (see src/main.rs)"
+        );
         return ExitCode::from(2);
     };
     match run(command, &raw[1..]) {
@@ -84,19 +92,44 @@ fn run(command: &str, raw: &[String]) -> Result<(), String> {
     let args = Args::parse(raw)?;
     let rows = match command {
         "tcp-echo-server" => return tcp_echo::serve(args.num("port", 3999)?).map_err(|e| e.to_string()),
+        "write-floor-server" => {
+            return write_floor::serve(args.num("port", 3998)?).map_err(|e| e.to_string());
+        }
         "report" => {
-            return report::run(args.get("csv")?, args.get("svg")?, args.0.get("run").map(String::as_str))
-                .map_err(|e| e.to_string())
+            let svg = args.0.get("svg").map(String::as_str);
+            return report::run(args.get("csv")?, svg, args.0.get("run").map(String::as_str))
+                .map_err(|e| e.to_string());
         }
         "echo" => measure::echo(addr(&args)?, proto(&args)?, args.num("n", 10_000)?, args.num("warmup", 1_000)?),
         "broadcast" => measure::broadcast(
             addr(&args)?,
             proto(&args)?,
-            args.num("receivers", 100)?,
-            args.num("rounds", 30)?,
-            args.num("warmup", 5)?,
-            args.num("burst", 1)?,
-            args.flag("busy-poll"),
+            &measure::BroadcastOpts {
+                receivers: args.num("receivers", 100)?,
+                rounds: args.num("rounds", 30)?,
+                warmup: args.num("warmup", 5)?,
+                burst: args.num("burst", 1)?,
+                busy: args.flag("busy-poll"),
+                stall: args.flag("stall"),
+            },
+        ),
+        "attack-polling" => attack::polling_sessions(
+            addr(&args)?,
+            args.num("pid", 0)?,
+            args.num("sessions", 12_000)?,
+            Duration::from_secs(args.num("hold-secs", 5)?),
+        ),
+        "attack-flood" => attack::flood(
+            addr(&args)?,
+            args.num("pid", 0)?,
+            proto(&args)?,
+            args.num("readers", 100)?,
+            match args.0.get("readers-proto").map(String::as_str) {
+                None | Some("mixed") => attack::Readers::Mixed,
+                Some("socketio") => attack::Readers::SocketIo,
+                Some(other) => return Err(format!("--readers-proto: mixed or socketio, not {other:?}")),
+            },
+            args.num("events", 20_000)?,
         ),
         "idle" => measure::idle(
             addr(&args)?,
