@@ -43,6 +43,10 @@ pub(crate) struct Session {
     pong_by: Option<Instant>,
     /// When a client that has joined no namespace is closed.
     connect_by: Option<Instant>,
+    /// The WebSocket probing an upgrade of this polling session, if one
+    /// is open: closed with the session's reason when the session ends
+    /// first (its thread waits for `5` and would not know).
+    pub probe: Option<Arc<Outlet>>,
 }
 
 impl Session {
@@ -56,6 +60,7 @@ impl Session {
             ping_at: Some(now + sio.ping_interval),
             pong_by: None,
             connect_by: Some(now + sio.connect_timeout),
+            probe: None,
             outlet,
             client,
             namespaces: Namespaces::new(sio.max_attachments, sio.max_payload),
@@ -144,6 +149,11 @@ impl Session {
         }
         self.namespaces.leave_all(&end.to_string());
         self.ctx.io.send(Command::Gone(self.conn));
+        if let Some(probe) = self.probe.take() {
+            let (code, reason) = end.close_code();
+            let reason = if reason.is_empty() { end.to_string() } else { reason };
+            probe.close(code, &reason, false);
+        }
     }
 }
 

@@ -84,9 +84,19 @@ pub(super) fn upgrade(
 
     let probe_outlet = Outlet::websocket(id, socket.clone(), ctx.limits(), ctx.hub_notices.clone());
     let mut link = Link::new(socket.clone(), rest, probe_outlet.clone(), ws_config);
-    if !matches!(*slot.lock(), State::Polling(_)) {
-        log::info!("conn {id}: refusing a second WebSocket for an upgraded session");
-        probe_outlet.close(1008, "session already upgraded", false);
+    // The session learns of its probe, so that if it ends first (a ping
+    // timeout, a shutdown) it closes the probe with its reason.
+    let refused = match &mut *slot.lock() {
+        State::Polling(session) if session.probe.is_none() => {
+            session.probe = Some(probe_outlet.clone());
+            None
+        }
+        State::Polling(_) => Some("an upgrade is already in progress"),
+        _ => Some("session already upgraded"),
+    };
+    if let Some(why) = refused {
+        log::info!("conn {id}: refusing a second WebSocket for a session: {why}");
+        probe_outlet.close(1008, why, false);
         return link.finish(false, Duration::ZERO);
     }
     let deadline = Instant::now() + UPGRADE_TIMEOUT;
@@ -112,12 +122,13 @@ pub(super) fn upgrade(
             }
             Ok(Packet::Upgrade) => {
                 let mut state = slot.lock();
-                let State::Polling(session) = std::mem::replace(&mut *state, State::WebSocket) else {
+                let State::Polling(mut session) = std::mem::replace(&mut *state, State::WebSocket) else {
                     log::info!("conn {id}: the session ended before its upgrade");
                     probe_outlet.close(1000, "session closed", false);
                     break;
                 };
                 drop(state);
+                session.probe = None;
                 // Packets still queued for polling go out first, as frames.
                 session.outlet.upgrade(socket.clone(), ctx.hub_notices.clone());
                 link.set_outlet(session.outlet.clone());
@@ -131,6 +142,12 @@ pub(super) fn upgrade(
                 probe_outlet.close(1002, "unexpected packet while probing", false);
                 break;
             }
+        }
+    }
+    // The probe failed: the session (if it still polls) forgets it.
+    if let State::Polling(session) = &mut *slot.lock() {
+        if session.probe.as_ref().is_some_and(|probe| Arc::ptr_eq(probe, &probe_outlet)) {
+            session.probe = None;
         }
     }
     link.finish(false, ctx.config.close_timeout);
