@@ -56,6 +56,7 @@ fn main() -> std::io::Result<()> {
 
     if serve {
         println!("Serving on http://127.0.0.1:{port}/ (Ctrl+C to stop)");
+        server.stop_on_signals()?; // Ctrl+C: every client gets Close 1001
         return server.run();
     }
     let handle = server.spawn()?;

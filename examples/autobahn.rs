@@ -35,5 +35,6 @@ fn main() -> std::io::Result<()> {
 
     // Scripts wait for this line before they connect.
     println!("listening on ws://{}/", server.local_addr());
+    server.stop_on_signals()?;
     server.run()
 }

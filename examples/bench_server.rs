@@ -45,5 +45,6 @@ fn main() -> std::io::Result<()> {
         socket.on("broadcast", |socket, data| socket.io().emit("broadcast", data));
     });
 
+    server.stop_on_signals()?;
     server.run()
 }

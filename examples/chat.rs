@@ -100,6 +100,7 @@ fn main() -> std::io::Result<()> {
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let server = bind(("127.0.0.1", port))?;
     log::info!("chat: open http://127.0.0.1:{port} in two browser windows (the seed's page: /client)");
+    server.stop_on_signals()?; // Ctrl+C: every page gets Close 1001 ("server stopped, reconnecting")
     server.run()
 }
 

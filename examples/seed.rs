@@ -60,6 +60,7 @@ fn main() -> std::io::Result<()> {
     });
 
     log::info!("Server is listening on http://localhost:{port}");
+    server.stop_on_signals()?; // Ctrl+C stops it gracefully: clients get Close 1001
     server.run()
 }
 

@@ -35,6 +35,7 @@ fn main() -> std::io::Result<()> {
 
     // The first line on stdout tells a test harness where we listen.
     println!("listening on {}", server.local_addr());
+    server.stop_on_signals()?;
     server.run()
 }
 

@@ -45,7 +45,10 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
         Err(HeadError::TooLarge(what)) => return respond(stream, id, Response::refusal(431, what), false),
         Err(HeadError::Malformed(why)) => return respond(stream, id, Response::refusal(400, why), false),
     };
-    if ctx.is_stopping() {
+    let socketio = request.path.starts_with(config.socketio.path.as_str());
+    // Stopping: only socket.io's polling clients still come for their last
+    // packets (the engine refuses everything else).
+    if ctx.is_stopping() && !socketio {
         return respond(stream, id, Response::refusal(503, "server is shutting down"), false);
     }
     // The host name first, for every path: pages, `/ws` and socket.io.
@@ -54,7 +57,7 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
     }
 
     // socket.io has its own endpoint: HTTP long-polling and its own upgrades.
-    if request.path.starts_with(config.socketio.path.as_str()) {
+    if socketio {
         return engine::serve(stream, request, rest, (id, peer), &ctx, &engine);
     }
 

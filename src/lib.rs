@@ -50,8 +50,8 @@
 //! socket.io nodes can share rooms and broadcasts.
 //!
 //! [`config`] holds every limit and timeout with its default and the reason
-//! for it. Threads: `listener`, `hub`, `engine-timers`, and one `conn-N` per
-//! connection; nothing else.
+//! for it. Threads: `listener`, `hub`, `engine-timers`, one `conn-N` per
+//! connection, and `signals` after `stop_on_signals()`; nothing else.
 
 pub mod cluster;
 pub mod config;

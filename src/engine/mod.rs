@@ -167,7 +167,9 @@ fn answer(
         _ => return with_cors(error(400, 0, "Transport unknown: use polling or websocket")),
     };
     let sid = query.get("sid");
-    if ctx.is_stopping() && sid.is_none() {
+    // Stopping: only a polling request of an existing session is answered
+    // (it may come for its last packets and the close packet).
+    if ctx.is_stopping() && (sid.is_none() || transport == Transport::WebSocket) {
         return with_cors(Response::refusal(503, "server is shutting down"));
     }
 

@@ -430,11 +430,12 @@ impl Outlet {
         self.settle(inner, written);
     }
 
-    /// Over polling: true when the queue is empty (nothing lost by closing now).
-    pub fn queue_is_empty(&self) -> bool {
+    /// Over polling: true while packets or the close packet wait for the
+    /// client's next GET.
+    pub fn has_unsent(&self) -> bool {
         match &self.lock().transport {
-            Transport::Polling(polling) => polling.queue.is_empty(),
-            _ => true,
+            Transport::Polling(polling) => !polling.queue.is_empty() || polling.close_due,
+            _ => false,
         }
     }
 }

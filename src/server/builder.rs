@@ -185,6 +185,6 @@ impl ServerBuilder {
         let clients = Arc::new(AtomicUsize::new(0));
         let io = Io::new(hub_tx, clients.clone());
         let ctx = Arc::new(Context::new(self.config, self.pages, io, notices_tx));
-        Ok(Server { listener, local_addr, ctx, hub_rx, notices_rx, clients })
+        Ok(Server { listener, local_addr, ctx, hub_rx, notices_rx, clients, signals: Default::default() })
     }
 }

@@ -13,12 +13,12 @@
 
 mod builder;
 mod listener;
+mod signals;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
@@ -39,6 +39,8 @@ pub struct Server {
     /// Outlets asking the hub for care; handed to the hub thread too.
     notices_rx: Receiver<Arc<Outlet>>,
     clients: Arc<AtomicUsize>,
+    /// The `signals` thread, after [`Server::stop_on_signals`].
+    signals: Mutex<Option<signals::SignalWatch>>,
 }
 
 impl Server {
@@ -85,6 +87,29 @@ impl Server {
         self.local_addr
     }
 
+    /// Ctrl+C (SIGINT) and `kill` (SIGTERM) stop this server gracefully,
+    /// as [`ServerHandle::shutdown`] does: every `/ws` client gets Close
+    /// 1001 after what it was already sent, socket.io clients are
+    /// disconnected as Node's `io.close()` does it, every thread is joined
+    /// and [`run`](Self::run) returns `Ok`. A second signal ends the
+    /// process at once. Starts a thread named `signals`; call it once,
+    /// before `run` or `spawn`. Unix only.
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// let server = wshub::Server::builder().bind(("127.0.0.1", 3000))?;
+    /// server.stop_on_signals()?;
+    /// server.run() // returns Ok(()) after Ctrl+C
+    /// # }
+    /// ```
+    pub fn stop_on_signals(&self) -> Result<()> {
+        let watch = signals::watch(self.ctx.clone(), self.local_addr)?;
+        if let Some(old) = self.signals.lock().unwrap_or_else(|e| e.into_inner()).replace(watch) {
+            old.finish();
+        }
+        Ok(())
+    }
+
     // ANCHOR: run
     /// Serves on this thread until [`ServerHandle::shutdown`] (from `spawn`)
     /// stops it. Starts the `hub` and `engine-timers` threads, then blocks
@@ -94,7 +119,7 @@ impl Server {
         // hub stops, its channel must have no receiver left, so that
         // commands sent after it (a late connection's Open) fail at once
         // instead of piling up until the bounded queue blocks their senders.
-        let Server { listener, local_addr, ctx, hub_rx, notices_rx, clients } = self;
+        let Server { listener, local_addr, ctx, hub_rx, notices_rx, clients, signals } = self;
         let timeouts = Timeouts { slow_client: ctx.config.slow_client_timeout, close: ctx.config.close_timeout };
         let hub =
             thread::Builder::new().name("hub".into()).spawn(move || hub::run(hub_rx, notices_rx, clients, timeouts))?;
@@ -102,6 +127,9 @@ impl Server {
         log::info!("listening on {local_addr}");
         listener::accept_loop(&listener, &ctx, &engine);
         let _ = hub.join();
+        if let Some(watch) = signals.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            watch.finish();
+        }
         log::info!("server stopped");
         Ok(())
     }
@@ -178,9 +206,7 @@ impl ServerHandle {
         let Some(thread) = self.thread.take() else {
             return Ok(());
         };
-        self.ctx.stop();
-        // `accept` cannot be interrupted: connect to ourselves to wake it.
-        let _ = TcpStream::connect_timeout(&wake_address(self.local_addr), Duration::from_secs(1));
+        stop(&self.ctx, self.local_addr);
         thread.join().unwrap_or_else(|_| Err(std::io::Error::other("the listener thread panicked")))
     }
 }
@@ -191,14 +217,9 @@ impl Drop for ServerHandle {
     }
 }
 
-/// A wildcard address (0.0.0.0) cannot be connected to: use loopback instead.
-fn wake_address(addr: SocketAddr) -> SocketAddr {
-    let mut addr = addr;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(match addr {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    addr
+/// Starts the graceful shutdown of the server listening on `addr`: the
+/// listener, blocked in `accept`, is woken by a connection to itself.
+pub(crate) fn stop(ctx: &Context, addr: SocketAddr) {
+    ctx.stop();
+    listener::wake(addr);
 }
