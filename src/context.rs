@@ -23,6 +23,9 @@ use crate::Value;
 /// The function called for each socket right after it joins a namespace.
 pub(crate) type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
 
+/// The function called for each session of the Engine.IO-only endpoint.
+pub(crate) type EngineHandler = Arc<dyn Fn(&crate::engine::EngineSocket) + Send + Sync>;
+
 /// The function that accepts (`Ok`) or refuses (`Err(message)`) a client's
 /// connection to a namespace, from its `auth` payload and what is known of it.
 pub(crate) type ConnectCheck = Arc<dyn Fn(&Value, &SocketInfo) -> Result<(), String> + Send + Sync>;
@@ -42,6 +45,9 @@ pub(crate) struct Context {
     /// socket exists there. Kept apart from the handlers: it may be set
     /// before or after `on_connection`.
     connect_checks: RwLock<HashMap<String, ConnectCheck>>,
+    /// The application's handler of Engine.IO-only sessions: without one,
+    /// the Engine.IO endpoint does not exist (its path is a 404).
+    engineio: RwLock<Option<EngineHandler>>,
     /// The last id handed out (ids are never reused).
     next_id: AtomicU64,
     /// Connections still reading a request head, so shutdown can wake them.
@@ -58,6 +64,7 @@ impl Context {
             hub_notices,
             namespaces: RwLock::default(),
             connect_checks: RwLock::default(),
+            engineio: RwLock::default(),
             next_id: AtomicU64::new(0),
             handshaking: Mutex::default(),
             stopping: AtomicBool::new(false),
@@ -89,6 +96,15 @@ impl Context {
 
     pub fn set_check(&self, nsp: &str, check: ConnectCheck) {
         self.connect_checks.write().unwrap_or_else(|e| e.into_inner()).insert(nsp.to_string(), check);
+    }
+
+    pub fn set_engineio_handler(&self, handler: EngineHandler) {
+        *self.engineio.write().unwrap_or_else(|e| e.into_inner()) = Some(handler);
+    }
+
+    /// The handler of Engine.IO-only sessions, if the application set one.
+    pub fn engineio_handler(&self) -> Option<EngineHandler> {
+        self.engineio.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The connection handler of a namespace: `Some(handler)` if the

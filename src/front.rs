@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::connection;
 use crate::context::Context;
-use crate::engine::{self, Engine};
+use crate::engine::{self, Engine, Upper};
 use crate::http::handshake::{self, Route};
 use crate::http::{self, HeadError, Response};
 use crate::hub::{ConnId, SocketInfo};
@@ -45,10 +45,18 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
         Err(HeadError::TooLarge(what)) => return respond(stream, id, Response::refusal(431, what), false),
         Err(HeadError::Malformed(why)) => return respond(stream, id, Response::refusal(400, why), false),
     };
-    let socketio = request.path.starts_with(config.socketio.path.as_str());
-    // Stopping: only socket.io's polling clients still come for their last
+    // socket.io's endpoint, or Engine.IO's alone (when the application
+    // handles it): both are the engine's.
+    let upper = if request.path.starts_with(config.socketio.path.as_str()) {
+        Some(Upper::SocketIo)
+    } else if request.path.starts_with(config.socketio.engineio_path.as_str()) && ctx.engineio_handler().is_some() {
+        Some(Upper::EngineIo)
+    } else {
+        None
+    };
+    // Stopping: only the engine's polling clients still come for their last
     // packets (the engine refuses everything else).
-    if ctx.is_stopping() && !socketio {
+    if ctx.is_stopping() && upper.is_none() {
         return respond(stream, id, Response::refusal(503, "server is shutting down"), false);
     }
     // The host name first, for every path: pages, `/ws` and socket.io.
@@ -57,8 +65,8 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
     }
 
     // socket.io has its own endpoint: HTTP long-polling and its own upgrades.
-    if socketio {
-        return engine::serve(stream, request, rest, (id, peer), &ctx, &engine);
+    if let Some(upper) = upper {
+        return engine::serve(stream, request, rest, ((id, peer), upper), &ctx, &engine);
     }
 
     // Step 2: decide. A page or a refusal ends here; an upgrade goes on.

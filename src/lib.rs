@@ -66,6 +66,7 @@ pub mod websocket;
 pub mod wire;
 
 pub use config::Config;
+pub use engine::EngineSocket;
 pub use hub::{Io, Socket, SocketId, SocketInfo, To};
 pub use server::{Namespace, Server, ServerBuilder, ServerHandle};
 pub use wire::args::{as_binary, binary, Args};
@@ -117,4 +118,6 @@ mod doc_chapters {
     struct Ch12;
     #[doc = include_str!("../docs/13-socketio.md")]
     struct Ch13;
+    #[doc = include_str!("../docs/15-production.md")]
+    struct Ch15;
 }

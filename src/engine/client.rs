@@ -31,6 +31,8 @@ pub enum SessionEnd {
     HandlerPanicked,
     /// The server is shutting down.
     ServerShutdown,
+    /// The application closed it (`EngineSocket::close`; Node's `socket.close()`).
+    Forced,
 }
 
 impl fmt::Display for SessionEnd {
@@ -44,6 +46,7 @@ impl fmt::Display for SessionEnd {
             SessionEnd::TooSlow => write!(f, "too slow: the client is not reading"),
             SessionEnd::HandlerPanicked => write!(f, "a handler panicked"),
             SessionEnd::ServerShutdown => write!(f, "server shutting down"),
+            SessionEnd::Forced => write!(f, "forced close"),
         }
     }
 }
@@ -69,6 +72,7 @@ impl SessionEnd {
             SessionEnd::HandlerPanicked => (1011, "handler panicked".into()),
             SessionEnd::PingTimeout => (1000, "ping timeout".into()),
             SessionEnd::ConnectTimeout => (1000, "connect timeout".into()),
+            SessionEnd::Forced => (1000, "forced close".into()),
             _ => (1000, String::new()),
         }
     }
@@ -80,7 +84,7 @@ impl SessionEnd {
             1013 => SessionEnd::TooSlow,
             1011 => SessionEnd::HandlerPanicked,
             code if code != 1000 => SessionEnd::ParseError(code, reason.to_string()),
-            _ => SessionEnd::TransportClose(reason.to_string()),
+            _ => SessionEnd::Forced,
         }
     }
 }

@@ -28,6 +28,7 @@
 mod client;
 mod namespaces;
 mod polling;
+mod raw;
 pub(crate) mod session;
 mod sessions;
 mod websocket;
@@ -38,6 +39,8 @@ use std::time::Instant;
 
 use crate::context::Context;
 use crate::http::{self, Request, Response};
+pub use raw::EngineSocket;
+pub(crate) use session::Upper;
 pub(crate) use sessions::Engine;
 
 /// The connection a request came on, and the client's address.
@@ -61,13 +64,14 @@ enum Answer {
 }
 
 // ANCHOR: serve
-/// The body of `conn-N` for requests under `/socket.io/`: answers requests
-/// on this connection until it closes or becomes a WebSocket.
+/// The body of `conn-N` for requests under `/socket.io/` (or, for
+/// Engine.IO alone, `/engine.io/`: `upper` says which): answers requests on
+/// this connection until it closes or becomes a WebSocket.
 pub(crate) fn serve(
     mut stream: TcpStream,
     first: Request,
     rest: Vec<u8>,
-    peer: Peer,
+    (peer, upper): (Peer, Upper),
     ctx: &Arc<Context>,
     engine: &Arc<Engine>,
 ) {
@@ -77,7 +81,7 @@ pub(crate) fn serve(
     let mut request = first;
     loop {
         let keep_alive = request.version >= 1 && !request.header_has_token("Connection", "close");
-        let (response, close) = match answer(&mut stream, &request, &mut buffer, peer, ctx, engine) {
+        let (response, close) = match answer(&mut stream, &request, &mut buffer, (peer, upper), ctx, engine) {
             Answer::Http(response) => (response, false),
             Answer::Close(response) => (response, true),
             // The WebSocket takes this very socket (no second descriptor).
@@ -123,7 +127,7 @@ fn answer(
     stream: &mut TcpStream,
     req: &Request,
     buffer: &mut Vec<u8>,
-    peer: Peer,
+    (peer, upper): (Peer, Upper),
     ctx: &Arc<Context>,
     engine: &Arc<Engine>,
 ) -> Answer {
@@ -174,17 +178,17 @@ fn answer(
     }
 
     match (transport, req.method.as_str(), sid) {
-        (Transport::WebSocket, _, sid) => match websocket::plan(req, ctx, engine, sid) {
+        (Transport::WebSocket, _, sid) => match websocket::plan(req, ctx, engine, sid, upper) {
             Ok(plan) => Answer::Upgrade(plan),
             Err(response) => Answer::Http(response),
         },
-        (Transport::Polling, "GET", None) => with_cors(polling::open(req, peer, ctx, engine)),
-        (Transport::Polling, "GET", Some(sid)) => with_cors(polling::poll(engine, sid)),
+        (Transport::Polling, "GET", None) => with_cors(polling::open(req, peer, ctx, engine, upper)),
+        (Transport::Polling, "GET", Some(sid)) => with_cors(polling::poll(engine, sid, upper)),
         (Transport::Polling, "POST", Some(sid)) => {
             let Ok(body) = String::from_utf8(body) else {
                 return with_cors(Response::refusal(400, "a polling body must be UTF-8 text"));
             };
-            with_cors(polling::post(engine, sid, &body))
+            with_cors(polling::post(engine, sid, &body, upper))
         }
         _ => with_cors(error(400, 2, "Bad handshake method")),
     }

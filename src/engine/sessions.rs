@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{select, unbounded, Receiver, Sender};
 
 use super::client::SessionEnd;
-use super::session::Session;
+use super::session::{Session, Upper};
 use crate::context::Context;
 use crate::hub::{ConnId, Outlet};
 use crate::wire::engineio::Packet;
@@ -44,6 +44,8 @@ pub(crate) struct Slot {
     pub state: Mutex<State>,
     /// The session's outlet (it outlives the session value, for the last GET).
     pub outlet: Arc<Outlet>,
+    /// The endpoint it belongs to: a request on the other one does not find it.
+    pub upper: Upper,
 }
 
 impl Slot {
@@ -108,19 +110,23 @@ impl Engine {
 
     /// Adds session `sid` writing through `outlet`, where `state` says; the
     /// timer thread looks at a polling one first at `deadline`.
-    pub fn insert(&self, sid: String, outlet: Arc<Outlet>, state: State, deadline: Option<Instant>) -> Arc<Slot> {
+    pub fn insert(&self, sid: String, upper: Upper, outlet: Arc<Outlet>, state: State, deadline: Option<Instant>) {
         let polling = matches!(state, State::Polling(_));
-        let slot = Arc::new(Slot { state: Mutex::new(state), outlet: outlet.clone() });
+        let slot = Arc::new(Slot { state: Mutex::new(state), outlet: outlet.clone(), upper });
         self.slots().insert(sid.clone(), slot.clone());
         self.by_conn.lock().unwrap_or_else(|e| e.into_inner()).insert(outlet.id, sid.clone());
         if let (true, Some(at)) = (polling, deadline) {
             self.schedule(at, sid);
         }
-        slot
     }
 
     pub fn get(&self, sid: &str) -> Option<Arc<Slot>> {
         self.slots().get(sid).cloned()
+    }
+
+    /// The session `sid` of endpoint `upper`, for a request that names it.
+    pub fn find(&self, sid: &str, upper: Upper) -> Option<Arc<Slot>> {
+        self.get(sid).filter(|slot| slot.upper == upper)
     }
 
     /// Forgets a session: later requests with its sid get 400.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::client::{random_id, send, SessionEnd};
 use super::error;
 use super::polling::client_of;
-use super::session::{open_packet, Session};
+use super::session::{open_packet, Session, Upper};
 use super::sessions::{Engine, Slot, State};
 use super::Peer;
 use crate::context::Context;
@@ -32,19 +32,26 @@ const UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) struct Plan {
     key: String,
     slot: Option<Arc<Slot>>,
+    upper: Upper,
 }
 
 /// Checks a `transport=websocket` request without touching the socket.
-pub(super) fn plan(req: &Request, ctx: &Context, engine: &Engine, sid: Option<&str>) -> Result<Plan, Response> {
+pub(super) fn plan(
+    req: &Request,
+    ctx: &Context,
+    engine: &Engine,
+    sid: Option<&str>,
+    upper: Upper,
+) -> Result<Plan, Response> {
     let (key, _origin) = handshake::check_upgrade(req, &ctx.config)?;
     let slot = match sid {
-        Some(sid) => Some(engine.get(sid).ok_or_else(|| error(400, 1, "Session ID unknown"))?),
+        Some(sid) => Some(engine.find(sid, upper).ok_or_else(|| error(400, 1, "Session ID unknown"))?),
         None if engine.len() >= ctx.config.max_clients => {
             return Err(Response::refusal(503, "too many clients, try again later"))
         }
         None => None,
     };
-    Ok(Plan { key, slot })
+    Ok(Plan { key, slot, upper })
 }
 
 /// `transport=websocket`: the 101, then a new WebSocket-only session on
@@ -72,8 +79,8 @@ pub(super) fn upgrade(
         // WebSocket-only: the open packet is the first frame, at once (the
         // client says nothing until it has it).
         send(&outlet, open_packet(&ctx.config.socketio, &sid, false).to_message());
-        let session = Session::new(sid.clone(), outlet.clone(), ctx.clone(), client_of(req, peer.1));
-        engine.insert(sid, outlet.clone(), State::WebSocket, None);
+        let session = Session::new(sid.clone(), outlet.clone(), ctx.clone(), client_of(req, peer.1), plan.upper);
+        engine.insert(sid, plan.upper, outlet.clone(), State::WebSocket, None);
         if ctx.is_stopping() {
             outlet.close(1001, "server shutting down", false);
         }

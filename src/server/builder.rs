@@ -152,6 +152,14 @@ impl ServerBuilder {
         self
     }
 
+    /// The path prefix of the Engine.IO-only endpoint (default
+    /// `/engine.io/`), served once `server.on_engineio(…)` is set. It shares
+    /// the heartbeat and `socketio_max_payload` with socket.io.
+    pub fn engineio_path(mut self, path: &str) -> Self {
+        self.config.socketio.engineio_path = path.to_string();
+        self
+    }
+
     /// Lets pages from allowed origins send cookies with their socket.io
     /// long-polling requests and read the answers
     /// (`Access-Control-Allow-Credentials: true`). Off by default. Only with

@@ -25,7 +25,7 @@ use crossbeam_channel::Receiver;
 pub use builder::ServerBuilder;
 
 use crate::context::Context;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineSocket};
 use crate::hub::{self, Command, Io, Outlet, Socket, SocketInfo, Timeouts};
 use crate::{Result, Value};
 
@@ -75,6 +75,28 @@ impl Server {
     pub fn of(&self, nsp: &str) -> Namespace<'_> {
         let nsp = if nsp.starts_with('/') { nsp.to_string() } else { format!("/{nsp}") };
         Namespace { server: self, nsp }
+    }
+
+    /// Serves Engine.IO without socket.io on `/engine.io/` (see
+    /// [`ServerBuilder::engineio_path`]), for `engine.io-client`: `handler`
+    /// gets each new session's [`EngineSocket`], on the thread that opened
+    /// it; register its `on_message` there. Messages are raw text or bytes;
+    /// the upgrade and the heartbeat are the engine's, as for socket.io.
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// let server = wshub::Server::builder().bind(("127.0.0.1", 3000))?;
+    /// server.on_engineio(|socket| {
+    ///     socket.on_message(|socket, message| socket.send(message)); // echo
+    /// });
+    /// server.run()
+    /// # }
+    /// ```
+    pub fn on_engineio<F>(&self, handler: F)
+    where
+        F: Fn(&EngineSocket) + Send + Sync + 'static,
+    {
+        self.ctx.set_engineio_handler(Arc::new(handler));
     }
 
     /// A handle for emitting from any thread.
