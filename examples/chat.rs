@@ -5,6 +5,7 @@
 //! cargo run --example chat                 # open http://127.0.0.1:3000 in two browser windows
 //! PORT=8080 cargo run --example chat       # another port
 //! RUST_LOG=debug cargo run --example chat  # more detail
+//! TLS_CERT=cert.pem TLS_KEY=key.pem cargo run --example chat   # https://127.0.0.1:3000, wss
 //! ```
 //! Without a browser, in a second terminal:
 //! ```sh
@@ -112,6 +113,7 @@ pub fn bind(addr: impl ToSocketAddrs) -> std::io::Result<Server> {
         .asset("/chat.js", "text/javascript; charset=utf-8", include_str!("chat/chat.js"))
         .asset("/chat.css", "text/css; charset=utf-8", include_str!("chat/chat.css"))
         .page("/client", include_str!("client/index.html"))
+        .tls_from_env()? // TLS_CERT and TLS_KEY (PEM files): https and wss
         .bind(addr)?;
     let chat = Chat::default();
     server.on_connection(move |socket| on_connection(&chat, socket));

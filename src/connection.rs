@@ -17,12 +17,12 @@
 //! [`Ending`], logged once; nothing reaches the listener.
 
 use std::fmt;
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tungstenite::Message;
 
+use crate::conn::Conn;
 use crate::context::{ConnectionHandler, Context};
 use crate::hub::{Command, Member, Outlet, Socket, SocketInfo};
 use crate::websocket::{Link, LinkEnd};
@@ -64,7 +64,7 @@ impl fmt::Display for Ending {
 // ANCHOR: run_websocket
 /// After the 101: register with the hub, greet the handler, and run the
 /// loop until the connection ends.
-pub(crate) fn run_websocket(socket: TcpStream, rest: Vec<u8>, info: SocketInfo, ctx: &Context) {
+pub(crate) fn run_websocket(socket: Conn, rest: Vec<u8>, info: SocketInfo, ctx: &Context) {
     let id = info.id;
     let config = &ctx.config;
     let socket = Arc::new(socket);

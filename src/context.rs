@@ -33,6 +33,8 @@ pub(crate) type ConnectCheck = Arc<dyn Fn(&Value, &SocketInfo) -> Result<(), Str
 /// See the [module docs](self).
 pub(crate) struct Context {
     pub config: Config,
+    /// The TLS settings (certificate and key), when the server speaks TLS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     pub pages: Pages,
     /// The hub, for registering sockets and for handlers' broadcasts.
     pub io: Io,
@@ -56,9 +58,16 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    pub fn new(config: Config, pages: Pages, io: Io, hub_notices: Sender<Arc<Outlet>>) -> Context {
+    pub fn new(
+        config: Config,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        pages: Pages,
+        io: Io,
+        hub_notices: Sender<Arc<Outlet>>,
+    ) -> Context {
         Context {
             config,
+            tls,
             pages,
             io,
             hub_notices,

@@ -12,6 +12,8 @@
 
 use std::net::TcpStream;
 use std::sync::Arc;
+
+use crate::conn::Conn;
 use std::time::{Instant, SystemTime};
 
 use crate::connection;
@@ -24,13 +26,23 @@ use crate::Value;
 
 // ANCHOR: serve
 /// The body of thread `conn-N`: read the request, then answer or upgrade it.
-pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine: Arc<Engine>) {
+pub(crate) fn serve(tcp: TcpStream, id: ConnId, ctx: Arc<Context>, engine: Arc<Engine>) {
     let config = &ctx.config;
-    let Ok(peer) = stream.peer_addr() else {
+    let Ok(peer) = tcp.peer_addr() else {
         ctx.handshake_done(id);
         return; // already gone
     };
     log::info!("conn {id}: accepted from {peer}");
+    // The connection's bytes: plain, or TLS (its handshake happens in the
+    // first reads below, under the same deadline as the request head).
+    let mut stream = match &ctx.tls {
+        None => Conn::plain(tcp),
+        Some(tls) => match Conn::tls(tcp, tls.clone()) {
+            Ok(conn) => conn,
+            Err(e) => return log::error!("conn {id}: no TLS session: {e}"),
+        },
+    };
+    let _ = stream.set_write_timeout(Some(config.write_timeout));
 
     // Step 1: read the request head, under the handshake deadline.
     let deadline = Instant::now() + config.handshake_timeout;
@@ -104,13 +116,13 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
 // ANCHOR_END: serve
 
 /// Sends an HTTP response and closes the connection gracefully.
-pub(crate) fn respond(mut stream: TcpStream, id: ConnId, response: Response, head_only: bool) {
+pub(crate) fn respond(mut stream: Conn, id: ConnId, response: Response, head_only: bool) {
     match response.status {
         200 => log::info!("conn {id}: served a page"),
         403 => log::warn!("conn {id}: refused 403: {:?}", response.reason()),
         status => log::info!("conn {id}: refused {status}: {:?}", response.reason()),
     }
     if response.write_to(&mut stream, head_only).is_ok() {
-        http::linger(&mut stream);
+        http::linger(&stream);
     }
 }

@@ -27,6 +27,8 @@
 //! 1. [`server`] — `Server::builder()`, `bind`, `run` / `spawn`, shutdown. Its
 //!    **listener** blocks in `accept` and spawns one named thread `conn-N` per
 //!    client. That thread is the client's for its whole life.
+//!    Each client's bytes are a [`conn::Conn`]: the TCP socket, and the TLS
+//!    session over it when the server speaks TLS (`ServerBuilder::tls`).
 //! 2. `front` — the front door: `conn-N` reads the request head ([`http`])
 //!    and routes it: a page, a refusal with its status and reason
 //!    ([`http::handshake`], [`http::origin`]), a `/ws` upgrade, or socket.io.
@@ -55,6 +57,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod conn;
 pub mod connection;
 mod context;
 mod engine;

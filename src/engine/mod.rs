@@ -33,10 +33,10 @@ pub(crate) mod session;
 mod sessions;
 mod websocket;
 
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::conn::Conn;
 use crate::context::Context;
 use crate::http::{self, Request, Response};
 pub use raw::EngineSocket;
@@ -68,7 +68,7 @@ enum Answer {
 /// Engine.IO alone, `/engine.io/`: `upper` says which): answers requests on
 /// this connection until it closes or becomes a WebSocket.
 pub(crate) fn serve(
-    mut stream: TcpStream,
+    mut stream: Conn,
     first: Request,
     rest: Vec<u8>,
     (peer, upper): (Peer, Upper),
@@ -98,11 +98,11 @@ pub(crate) fn serve(
             return;
         }
         if !keep_alive {
-            return http::linger(&mut stream); // unread bytes must not turn our FIN into a RST
+            return http::linger(&stream); // unread bytes must not turn our FIN into a RST
         }
         // Keep-alive: wait for the next request on this connection. While
         // waiting, the listener may wake us for shutdown.
-        let Ok(clone) = stream.try_clone() else { return };
+        let Ok(clone) = stream.tcp().try_clone() else { return };
         ctx.handshake_started(id, clone);
         let deadline = Instant::now() + config.handshake_timeout;
         let next =
@@ -116,7 +116,7 @@ pub(crate) fn serve(
         if let Err(response) = config.allowed_hosts.check(&request) {
             log::info!("conn {id}: refused {}: {:?}", response.status, response.reason());
             let _ = response.write_with(&mut stream, false, false);
-            return http::linger(&mut stream);
+            return http::linger(&stream);
         }
     }
 }
@@ -124,7 +124,7 @@ pub(crate) fn serve(
 
 /// Decides and answers one request under `/socket.io/`.
 fn answer(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     req: &Request,
     buffer: &mut Vec<u8>,
     (peer, upper): (Peer, Upper),

@@ -7,7 +7,6 @@
 //! transport=websocket         101 → the open packet → a new session, on this thread from the start
 //! ```
 
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use super::polling::client_of;
 use super::session::{open_packet, Session, Upper};
 use super::sessions::{Engine, Slot, State};
 use super::Peer;
+use crate::conn::Conn;
 use crate::context::Context;
 use crate::http::handshake;
 use crate::http::{Request, Response};
@@ -57,7 +57,7 @@ pub(super) fn plan(
 /// `transport=websocket`: the 101, then a new WebSocket-only session on
 /// this thread, or the probe of an existing polling session.
 pub(super) fn upgrade(
-    mut stream: TcpStream,
+    mut stream: Conn,
     req: &Request,
     rest: Vec<u8>,
     peer: Peer,
