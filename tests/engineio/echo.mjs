@@ -6,26 +6,12 @@
 // line per check, exits non-zero on the first failure, and bounds itself
 // to 20 s.
 import { Socket } from "engine.io-client";
+import { check, done, fail } from "../socketio/lib.mjs"; // the checks and the 20 s deadline
 
 const url = process.argv[2];
-if (!url) {
-  console.error("usage: node echo.mjs http://127.0.0.1:PORT [polling|websocket|default]");
-  process.exit(2);
-}
 const runs = process.argv[3] ? [process.argv[3]] : ["polling", "websocket", "default"];
-const deadline = setTimeout(() => fail("timed out"), 20000);
 // A self-signed test certificate (tests/tls.rs) is trusted through `ca`.
 const ca = process.env.TLS_CA_PEM;
-
-function fail(why) {
-  console.error(`FAIL: ${why}`);
-  process.exit(1);
-}
-
-function check(condition, what) {
-  if (!condition) fail(what);
-  console.log(`ok - ${what}`);
-}
 
 function next(socket, event) {
   return new Promise((resolve) => socket.once(event, resolve));
@@ -61,6 +47,4 @@ for (const run of runs) {
   socket.close();
   await closed;
 }
-clearTimeout(deadline);
-console.log("done");
-process.exit(0);
+done();

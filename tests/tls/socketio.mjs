@@ -3,27 +3,18 @@
 // The test's self-signed certificate is trusted through `ca`. Over
 // polling, over WebSocket, and polling then the upgrade, `message` comes back
 // as `message-back` (examples/socketio_reference.rs). One `ok -` line per
-// check; non-zero on the first failure; bounded to 20 s.
+// check; non-zero on the first failure; bounded to 20 s (tests/socketio/lib.mjs).
 import { readFileSync } from "node:fs";
-import { io } from "socket.io-client";
+import { io, check, done } from "../socketio/lib.mjs";
 
-const [url, caFile] = process.argv.slice(2);
-if (!url || !caFile) {
+const caFile = process.argv[3];
+if (!caFile) {
   console.error("usage: node socketio.mjs https://127.0.0.1:PORT ca.pem");
   process.exit(2);
 }
+const url = process.argv[2];
 const ca = readFileSync(caFile);
-const deadline = setTimeout(() => fail("timed out"), 20000);
-
-function fail(why) {
-  console.error(`FAIL: ${why}`);
-  process.exit(1);
-}
-
-function check(condition, what) {
-  if (!condition) fail(what);
-  console.log(`ok - ${what}`);
-}
+const fail = (why) => check(false, why);
 
 for (const run of ["polling", "websocket", "default"]) {
   const transports = run === "default" ? undefined : [run];
@@ -40,6 +31,4 @@ for (const run of ["polling", "websocket", "default"]) {
   check((await back) === `over ${run}`, `${run}: an event and its answer over TLS (${socket.io.engine.transport.name})`);
   socket.close();
 }
-clearTimeout(deadline);
-console.log("done");
-process.exit(0);
+done();
