@@ -37,7 +37,9 @@
 //!    to the thread's next deadline) and runs its handlers.
 //! 4. `engine` — socket.io's endpoint (`/socket.io/`): HTTP long-polling,
 //!    the upgrade, and each client's session, which is state driven by
-//!    whichever thread has something for it, not a thread of its own.
+//!    whichever thread has something for it, not a thread of its own. The
+//!    same engine serves Engine.IO alone on `/engine.io/` ([`EngineSocket`],
+//!    after `Server::on_engineio`): raw messages instead of Socket.IO.
 //! 5. [`hub`] — the `hub` thread: the registry of sockets and rooms. It
 //!    encodes each broadcast once per wire format and **writes it into every
 //!    client's [`hub::Outlet`] itself**, without blocking and without waking
