@@ -24,7 +24,7 @@ const PAGE: &str = r#"<!doctype html>
 <h1>WSHUB/EUR <span id="price">…</span></h1>
 <p id="state">connecting</p>
 <script>
-  const ws = new WebSocket(`ws://${location.host}/ws`);
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
   ws.onopen = () => (document.getElementById("state").textContent = "connected");
   ws.onclose = (e) => (document.getElementById("state").textContent = `closed (${e.code})`);
   ws.onmessage = (e) => {
@@ -44,6 +44,8 @@ fn main() -> std::io::Result<()> {
         // client (by default after 45 s, measured by a clock that runs on
         // while the process is stopped). A day, so any stop is safe.
         builder = builder.heartbeat(Duration::from_secs(25), Duration::from_secs(86_400));
+    } else {
+        builder = builder.tls_from_env()?; // TLS_CERT and TLS_KEY (PEM files): https and wss
     }
     let server = builder.bind(("127.0.0.1", port))?;
     server.on_connection(|socket| socket.emit("server-message", "Welcome to the ticker"));
@@ -56,6 +58,7 @@ fn main() -> std::io::Result<()> {
 
     if serve {
         println!("Serving on http://127.0.0.1:{port}/ (Ctrl+C to stop)");
+        server.stop_on_signals()?; // Ctrl+C: every client gets Close 1001
         return server.run();
     }
     let handle = server.spawn()?;

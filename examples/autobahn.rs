@@ -26,6 +26,7 @@ fn main() -> std::io::Result<()> {
         .page("/", "<p>wshub echo server: open a WebSocket to this address</p>")
         .allow_any_origin()
         .max_message_size(16 << 20)
+        .tls_from_env()? // TLS_CERT and TLS_KEY (PEM files): wss
         .bind(("127.0.0.1", port))?;
 
     server.on_connection(|socket| {
@@ -35,5 +36,6 @@ fn main() -> std::io::Result<()> {
 
     // Scripts wait for this line before they connect.
     println!("listening on ws://{}/", server.local_addr());
+    server.stop_on_signals()?;
     server.run()
 }

@@ -18,7 +18,8 @@
 //! Environment: `PORT` (default 3000), `PING_MS` (heartbeat interval, default
 //! 25000; the idle timeout is three intervals), `MAX_CLIENTS` (default
 //! 20000, for the 10,000-client scale run), `RUST_LOG` (logging is off unless
-//! it is set: a log line per connection would measure the terminal).
+//! it is set: a log line per connection would measure the terminal),
+//! `TLS_CERT` and `TLS_KEY` (PEM files: https and wss instead).
 
 use std::time::Duration;
 
@@ -39,6 +40,7 @@ fn main() -> std::io::Result<()> {
         .allow_origin("http://127.0.0.1:5500")
         .heartbeat(ping, ping * 3)
         .max_clients(env("MAX_CLIENTS", 20_000))
+        .tls_from_env()? // TLS_CERT and TLS_KEY: the same over https and wss
         .bind(("127.0.0.1", port))?;
 
     server.on_connection(|socket| {
@@ -49,5 +51,6 @@ fn main() -> std::io::Result<()> {
         socket.on_with_ack("ack", |_socket, data, ack| ack.send(data));
     });
 
+    server.stop_on_signals()?;
     server.run()
 }

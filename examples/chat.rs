@@ -5,6 +5,7 @@
 //! cargo run --example chat                 # open http://127.0.0.1:3000 in two browser windows
 //! PORT=8080 cargo run --example chat       # another port
 //! RUST_LOG=debug cargo run --example chat  # more detail
+//! TLS_CERT=cert.pem TLS_KEY=key.pem cargo run --example chat   # https://127.0.0.1:3000, wss
 //! ```
 //! Without a browser, in a second terminal:
 //! ```sh
@@ -112,6 +113,7 @@ fn main() -> std::io::Result<()> {
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let server = bind(("127.0.0.1", port))?;
     log::info!("chat: open http://127.0.0.1:{port} in two browser windows (the seed's page: /client)");
+    server.stop_on_signals()?; // Ctrl+C: every page gets Close 1001 ("server stopped, reconnecting")
     server.run()
 }
 
@@ -124,6 +126,7 @@ pub fn bind(addr: impl ToSocketAddrs) -> std::io::Result<Server> {
         .asset("/chat.css", "text/css; charset=utf-8", include_str!("chat/chat.css"))
         .page("/client", include_str!("client/index.html"))
         .connection_state_recovery(RECOVERY, true)
+        .tls_from_env()? // TLS_CERT and TLS_KEY (PEM files): https and wss
         .bind(addr)?;
     let chat = Chat::default();
     server.on_connection(move |socket| on_connection(&chat, socket));

@@ -46,7 +46,7 @@ fn main() -> std::io::Result<()> {
         .allow_origin("http://127.0.0.1:5500")
         .allow_origin(&format!("http://localhost:{port}"))
         .allow_origin(&format!("http://127.0.0.1:{port}"));
-    let server = with_client_page(builder).bind(("127.0.0.1", port))?;
+    let server = with_client_page(builder).tls_from_env()?.bind(("127.0.0.1", port))?;
 
     // Let's explore the socket connection properties and deep-dive into it.
     server.on_connection(|socket| {
@@ -60,6 +60,7 @@ fn main() -> std::io::Result<()> {
     });
 
     log::info!("Server is listening on http://localhost:{port}");
+    server.stop_on_signals()?; // Ctrl+C stops it gracefully: clients get Close 1001
     server.run()
 }
 

@@ -14,6 +14,7 @@
 //!
 //! wshub's own tests (`tests/socketio.rs`) start it with `PORT=0` and read the
 //! address from its first line of output: `listening on 127.0.0.1:PORT`.
+//! `TLS_CERT` and `TLS_KEY` (PEM files) make it https.
 //!
 //! Step through it: put a breakpoint on `socketio_reference::on_connection`.
 
@@ -30,11 +31,12 @@ fn main() -> std::io::Result<()> {
         .expect("logger");
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
 
-    let server = builder().bind(("127.0.0.1", port))?;
+    let server = builder().tls_from_env()?.bind(("127.0.0.1", port))?;
     install(&server);
 
     // The first line on stdout tells a test harness where we listen.
     println!("listening on {}", server.local_addr());
+    server.stop_on_signals()?;
     server.run()
 }
 

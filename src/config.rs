@@ -83,6 +83,12 @@ pub struct Config {
 pub struct SocketIoConfig {
     /// Path prefix of the endpoint (default `/socket.io/`, the client's default).
     pub path: String,
+    /// Path prefix of the Engine.IO-only endpoint (default `/engine.io/`,
+    /// engine.io-client's default), served once the application handles it
+    /// with `Server::on_engineio`. Every other setting here (heartbeat,
+    /// `max_payload`) applies to it too; `connect_timeout` and
+    /// `max_attachments` are Socket.IO's alone.
+    pub engineio_path: String,
     /// The server sends an Engine.IO ping this often (default 25 s). It is
     /// also told to the client, which gives up after pingInterval + pingTimeout
     /// without a ping.
@@ -109,6 +115,7 @@ impl Default for SocketIoConfig {
     fn default() -> Self {
         SocketIoConfig {
             path: "/socket.io/".to_string(),
+            engineio_path: "/engine.io/".to_string(),
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(45),

@@ -17,12 +17,12 @@
 //! [`Ending`], logged once; nothing reaches the listener.
 
 use std::fmt;
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tungstenite::Message;
 
+use crate::conn::Conn;
 use crate::context::{ConnectionHandler, Context};
 use crate::hub::socket::Parts;
 use crate::hub::{Command, Credits, Outlet, Restored, Socket, SocketInfo};
@@ -82,13 +82,7 @@ impl fmt::Display for Ending {
 /// After the 101: register with the hub, greet the handler, and run the
 /// loop until the connection ends. `restored`: the session a recovering
 /// client took back (chapter 14).
-pub(crate) fn run_websocket(
-    socket: TcpStream,
-    rest: Vec<u8>,
-    info: SocketInfo,
-    ctx: &Context,
-    restored: Option<Restored>,
-) {
+pub(crate) fn run_websocket(socket: Conn, rest: Vec<u8>, info: SocketInfo, ctx: &Context, restored: Option<Restored>) {
     let id = info.id;
     let config = &ctx.config;
     let stream = Arc::new(socket);
@@ -110,7 +104,7 @@ pub(crate) fn run_websocket(
         io: ctx.io.for_client(Credits::new()),
         outlet: outlet.clone(),
         auth: Value::Null,
-        secure: false,
+        secure: stream.is_tls(),
         restored: held,
     };
     let socket = Socket::new(parts);

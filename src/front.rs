@@ -12,11 +12,13 @@
 
 use std::net::TcpStream;
 use std::sync::Arc;
+
+use crate::conn::Conn;
 use std::time::{Instant, SystemTime};
 
 use crate::connection;
 use crate::context::Context;
-use crate::engine::{self, Engine};
+use crate::engine::{self, Engine, Upper};
 use crate::http::files::{self, Found};
 use crate::http::handshake::{self, Route};
 use crate::http::{self, HeadError, Response};
@@ -25,13 +27,23 @@ use crate::Value;
 
 // ANCHOR: serve
 /// The body of thread `conn-N`: read the request, then answer or upgrade it.
-pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine: Arc<Engine>) {
+pub(crate) fn serve(tcp: TcpStream, id: ConnId, ctx: Arc<Context>, engine: Arc<Engine>) {
     let config = &ctx.config;
-    let Ok(peer) = stream.peer_addr() else {
+    let Ok(peer) = tcp.peer_addr() else {
         ctx.handshake_done(id);
         return; // already gone
     };
     log::info!("conn {id}: accepted from {peer}");
+    // The connection's bytes: plain, or TLS (its handshake happens in the
+    // first reads below, under the same deadline as the request head).
+    let mut stream = match &ctx.tls {
+        None => Conn::plain(tcp),
+        Some(tls) => match Conn::tls(tcp, tls.clone()) {
+            Ok(conn) => conn,
+            Err(e) => return log::error!("conn {id}: no TLS session: {e}"),
+        },
+    };
+    let _ = stream.set_write_timeout(Some(config.write_timeout));
 
     // Step 1: read the request head, under the handshake deadline.
     let deadline = Instant::now() + config.handshake_timeout;
@@ -46,7 +58,18 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
         Err(HeadError::TooLarge(what)) => return respond(stream, id, Response::refusal(431, what), false),
         Err(HeadError::Malformed(why)) => return respond(stream, id, Response::refusal(400, why), false),
     };
-    if ctx.is_stopping() {
+    // socket.io's endpoint, or Engine.IO's alone (when the application
+    // handles it): both are the engine's.
+    let upper = if request.path.starts_with(config.socketio.path.as_str()) {
+        Some(Upper::SocketIo)
+    } else if request.path.starts_with(config.socketio.engineio_path.as_str()) && ctx.engineio_handler().is_some() {
+        Some(Upper::EngineIo)
+    } else {
+        None
+    };
+    // Stopping: only the engine's polling clients still come for their last
+    // packets (the engine refuses everything else).
+    if ctx.is_stopping() && upper.is_none() {
         return respond(stream, id, Response::refusal(503, "server is shutting down"), false);
     }
     // The host name first, for every path: pages, `/ws` and socket.io.
@@ -55,8 +78,8 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
     }
 
     // socket.io has its own endpoint: HTTP long-polling and its own upgrades.
-    if request.path.starts_with(config.socketio.path.as_str()) {
-        return engine::serve(stream, request, rest, (id, peer), &ctx, &engine);
+    if let Some(upper) = upper {
+        return engine::serve(stream, request, rest, ((id, peer), upper), &ctx, &engine);
     }
 
     // A file of a static folder (a page given with `.page()` comes first).
@@ -117,7 +140,7 @@ pub(crate) fn serve(mut stream: TcpStream, id: ConnId, ctx: Arc<Context>, engine
 
 /// Sends a static file and closes the connection gracefully.
 fn send_file(
-    mut stream: TcpStream,
+    mut stream: Conn,
     id: ConnId,
     request: &http::Request,
     file: &std::path::Path,
@@ -127,7 +150,7 @@ fn send_file(
     match files::send_file(&mut stream, request, file) {
         Ok(status) => {
             log::info!("conn {id}: {status} {:?}", request.path);
-            http::linger(&mut stream);
+            http::linger(&stream);
         }
         Err(e) => log::info!("conn {id}: sending {:?} failed: {e}", request.path),
     }
@@ -152,13 +175,13 @@ fn split_resume(query: &str, recovery: bool) -> (String, Option<(String, String)
 }
 
 /// Sends an HTTP response and closes the connection gracefully.
-pub(crate) fn respond(mut stream: TcpStream, id: ConnId, response: Response, head_only: bool) {
+pub(crate) fn respond(mut stream: Conn, id: ConnId, response: Response, head_only: bool) {
     match response.status {
         200 => log::info!("conn {id}: served a page"),
         403 => log::warn!("conn {id}: refused 403: {:?}", response.reason()),
         status => log::info!("conn {id}: refused {status}: {:?}", response.reason()),
     }
     if response.write_to(&mut stream, head_only).is_ok() {
-        http::linger(&mut stream);
+        http::linger(&stream);
     }
 }

@@ -27,6 +27,8 @@
 //! 1. [`server`] — `Server::builder()`, `bind`, `run` / `spawn`, shutdown. Its
 //!    **listener** blocks in `accept` and spawns one named thread `conn-N` per
 //!    client. That thread is the client's for its whole life.
+//!    Each client's bytes are a [`conn::Conn`]: the TCP socket, and the TLS
+//!    session over it when the server speaks TLS (`ServerBuilder::tls`).
 //! 2. `front` — the front door: `conn-N` reads the request head ([`http`])
 //!    and routes it: a page, a refusal with its status and reason
 //!    ([`http::handshake`], [`http::origin`]), a `/ws` upgrade, or socket.io.
@@ -35,7 +37,9 @@
 //!    to the thread's next deadline) and runs its handlers.
 //! 4. `engine` — socket.io's endpoint (`/socket.io/`): HTTP long-polling,
 //!    the upgrade, and each client's session, which is state driven by
-//!    whichever thread has something for it, not a thread of its own.
+//!    whichever thread has something for it, not a thread of its own. The
+//!    same engine serves Engine.IO alone on `/engine.io/` ([`EngineSocket`],
+//!    after `Server::on_engineio`): raw messages instead of Socket.IO.
 //! 5. [`hub`] — the `hub` thread: the registry of sockets and rooms. It
 //!    encodes each broadcast once per wire format and **writes it into every
 //!    client's [`hub::Outlet`] itself**, without blocking and without waking
@@ -52,10 +56,12 @@
 //!
 //! [`config`] holds every limit and timeout with its default and the reason
 //! for it. Threads: `listener`, `hub`, `engine-timers`, one `conn-N` per
-//! connection, and `timers` once an ack is given a timeout; nothing else.
+//! connection, `timers` once an ack is given a timeout, and `signals` after
+//! `stop_on_signals()`; nothing else.
 
 pub mod cluster;
 pub mod config;
+pub mod conn;
 pub mod connection;
 mod context;
 mod engine;
@@ -67,6 +73,7 @@ pub mod websocket;
 pub mod wire;
 
 pub use config::Config;
+pub use engine::EngineSocket;
 pub use hub::{Ack, AckError, BroadcastAcks, FetchedSocket, Handshake, Io, Socket, SocketId, SocketInfo, To, Verdict};
 pub use server::{DynamicNamespace, Namespace, Server, ServerBuilder, ServerHandle};
 pub use wire::args::{as_binary, binary, Args};
@@ -122,4 +129,6 @@ mod doc_chapters {
     struct Ch14;
     #[doc = include_str!("../docs/socketio-api.md")]
     struct SocketIoApi;
+    #[doc = include_str!("../docs/15-production.md")]
+    struct Ch15;
 }

@@ -642,8 +642,11 @@ fn seed_page_in_chromium() {
     assert!(log.contains("Welcome to WebSocket"), "no welcome in the console:\n{log}");
 }
 
-/// Shutdown closes socket.io clients too: a WebSocket one gets close 1001,
-/// a polling session ends, and every thread is joined (`shutdown` returns).
+/// Shutdown closes socket.io clients too: a WebSocket one gets close 1001;
+/// a polling one whose GET was not waiting comes back (on a new
+/// connection, which the stopping server still accepts for it) for what
+/// was queued and then the close packet `1`; every thread is joined
+/// (`shutdown` returns) as soon as it has.
 #[test]
 fn shutdown_closes_socketio_sessions() {
     let server = start_reference();
@@ -651,8 +654,13 @@ fn shutdown_closes_socketio_sessions() {
     let mut ws = Raw::joined(addr);
     let sid = handshake(addr);
     assert_eq!(post(addr, &sid, "40"), (200, "ok".into()));
-    server.shutdown().expect("shutdown");
+    let stopping = std::thread::spawn(move || server.shutdown());
     assert_eq!(ws.until_closed(false), Some(1001));
+    let (status, queued) = poll(addr, &sid);
+    assert_eq!(status, 200);
+    assert!(queued.starts_with("40{\"sid\":"), "what was queued comes first: {queued}");
+    assert_eq!(poll(addr, &sid), (200, "1".into()));
+    stopping.join().unwrap().expect("shutdown");
     assert!(TcpStream::connect(addr).is_err(), "the listener is closed");
 }
 

@@ -35,6 +35,8 @@ pub enum SessionEnd {
     /// The server closed the connection (with 1000: `disconnect_sockets(true)`,
     /// a recovered client's old connection).
     ServerClosed(String),
+    /// The application closed it (`EngineSocket::close`; Node's `socket.close()`).
+    Forced,
 }
 
 impl fmt::Display for SessionEnd {
@@ -50,6 +52,7 @@ impl fmt::Display for SessionEnd {
             SessionEnd::ServerShutdown => write!(f, "server shutting down"),
             SessionEnd::Flooding(why) => write!(f, "flooding: {why}"),
             SessionEnd::ServerClosed(why) => write!(f, "server closed the connection ({why})"),
+            SessionEnd::Forced => write!(f, "forced close"),
         }
     }
 }
@@ -93,6 +96,7 @@ impl SessionEnd {
             SessionEnd::ConnectTimeout => (1000, "connect timeout".into()),
             SessionEnd::Flooding(why) => (1008, why.clone()),
             SessionEnd::ServerClosed(why) => (1000, why.clone()),
+            SessionEnd::Forced => (1000, "forced close".into()),
             _ => (1000, String::new()),
         }
     }
@@ -105,6 +109,7 @@ impl SessionEnd {
             1011 => SessionEnd::HandlerPanicked,
             1008 => SessionEnd::Flooding(reason.to_string()),
             code if code != 1000 => SessionEnd::ParseError(code, reason.to_string()),
+            _ if reason == "forced close" => SessionEnd::Forced,
             _ => SessionEnd::ServerClosed(reason.to_string()),
         }
     }

@@ -28,16 +28,19 @@
 mod client;
 mod namespaces;
 mod polling;
+mod raw;
 pub(crate) mod session;
 mod sessions;
 mod websocket;
 
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::conn::Conn;
 use crate::context::Context;
 use crate::http::{self, Request, Response};
+pub use raw::EngineSocket;
+pub(crate) use session::Upper;
 pub(crate) use sessions::Engine;
 
 /// The connection a request came on, and the client's address.
@@ -61,13 +64,14 @@ enum Answer {
 }
 
 // ANCHOR: serve
-/// The body of `conn-N` for requests under `/socket.io/`: answers requests
-/// on this connection until it closes or becomes a WebSocket.
+/// The body of `conn-N` for requests under `/socket.io/` (or, for
+/// Engine.IO alone, `/engine.io/`: `upper` says which): answers requests on
+/// this connection until it closes or becomes a WebSocket.
 pub(crate) fn serve(
-    mut stream: TcpStream,
+    mut stream: Conn,
     first: Request,
     rest: Vec<u8>,
-    peer: Peer,
+    (peer, upper): (Peer, Upper),
     ctx: &Arc<Context>,
     engine: &Arc<Engine>,
 ) {
@@ -77,7 +81,7 @@ pub(crate) fn serve(
     let mut request = first;
     loop {
         let keep_alive = request.version >= 1 && !request.header_has_token("Connection", "close");
-        let (response, close) = match answer(&mut stream, &request, &mut buffer, peer, ctx, engine) {
+        let (response, close) = match answer(&mut stream, &request, &mut buffer, (peer, upper), ctx, engine) {
             Answer::Http(response) => (response, false),
             Answer::Close(response) => (response, true),
             // The WebSocket takes this very socket (no second descriptor).
@@ -94,11 +98,11 @@ pub(crate) fn serve(
             return;
         }
         if !keep_alive {
-            return http::linger(&mut stream); // unread bytes must not turn our FIN into a RST
+            return http::linger(&stream); // unread bytes must not turn our FIN into a RST
         }
         // Keep-alive: wait for the next request on this connection. While
         // waiting, the listener may wake us for shutdown.
-        let Ok(clone) = stream.try_clone() else { return };
+        let Ok(clone) = stream.tcp().try_clone() else { return };
         ctx.handshake_started(id, clone);
         let deadline = Instant::now() + config.handshake_timeout;
         let next =
@@ -112,7 +116,7 @@ pub(crate) fn serve(
         if let Err(response) = config.allowed_hosts.check(&request) {
             log::info!("conn {id}: refused {}: {:?}", response.status, response.reason());
             let _ = response.write_with(&mut stream, false, false);
-            return http::linger(&mut stream);
+            return http::linger(&stream);
         }
     }
 }
@@ -120,10 +124,10 @@ pub(crate) fn serve(
 
 /// Decides and answers one request under `/socket.io/`.
 fn answer(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     req: &Request,
     buffer: &mut Vec<u8>,
-    peer: Peer,
+    (peer, upper): (Peer, Upper),
     ctx: &Arc<Context>,
     engine: &Arc<Engine>,
 ) -> Answer {
@@ -167,22 +171,24 @@ fn answer(
         _ => return with_cors(error(400, 0, "Transport unknown: use polling or websocket")),
     };
     let sid = query.get("sid");
-    if ctx.is_stopping() && sid.is_none() {
+    // Stopping: only a polling request of an existing session is answered
+    // (it may come for its last packets and the close packet).
+    if ctx.is_stopping() && (sid.is_none() || transport == Transport::WebSocket) {
         return with_cors(Response::refusal(503, "server is shutting down"));
     }
 
     match (transport, req.method.as_str(), sid) {
-        (Transport::WebSocket, _, sid) => match websocket::plan(req, ctx, engine, sid) {
+        (Transport::WebSocket, _, sid) => match websocket::plan(req, ctx, engine, sid, upper) {
             Ok(plan) => Answer::Upgrade(plan),
             Err(response) => Answer::Http(response),
         },
-        (Transport::Polling, "GET", None) => with_cors(polling::open(req, peer, ctx, engine)),
-        (Transport::Polling, "GET", Some(sid)) => with_cors(polling::poll(engine, sid)),
+        (Transport::Polling, "GET", None) => with_cors(polling::open(req, peer, ctx, engine, upper)),
+        (Transport::Polling, "GET", Some(sid)) => with_cors(polling::poll(engine, sid, upper)),
         (Transport::Polling, "POST", Some(sid)) => {
             let Ok(body) = String::from_utf8(body) else {
                 return with_cors(Response::refusal(400, "a polling body must be UTF-8 text"));
             };
-            with_cors(polling::post(engine, sid, &body))
+            with_cors(polling::post(engine, sid, &body, upper))
         }
         _ => with_cors(error(400, 2, "Bad handshake method")),
     }

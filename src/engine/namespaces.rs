@@ -174,7 +174,7 @@ impl Namespaces {
             io: ctx.io.of(&nsp).for_client(self.credits.clone()),
             outlet: outlet.clone(),
             auth,
-            secure: false,
+            secure: ctx.tls.is_some(),
             restored: held,
         };
         let socket = Socket::new(parts);

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::client::{parse_error, random_id, short_sid, Client, SessionEnd};
-use super::session::{open_packet, Session};
+use super::session::{open_packet, Session, Upper};
 use super::sessions::{Engine, State};
 use super::Peer;
 use super::{error, text};
@@ -22,7 +22,7 @@ use crate::wire::engineio::{self, Packet};
 // ANCHOR: open
 /// The polling handshake: a new session, which is only state in the
 /// registry; the response is its open packet.
-pub(super) fn open(req: &Request, (id, peer): Peer, ctx: &Arc<Context>, engine: &Engine) -> Response {
+pub(super) fn open(req: &Request, (id, peer): Peer, ctx: &Arc<Context>, engine: &Engine, upper: Upper) -> Response {
     if engine.len() >= ctx.config.max_clients {
         log::warn!("conn {id}: refusing a new session: {} sessions is the limit", ctx.config.max_clients);
         return Response::refusal(503, "too many clients, try again later");
@@ -32,10 +32,11 @@ pub(super) fn open(req: &Request, (id, peer): Peer, ctx: &Arc<Context>, engine: 
     // The session's outlet has an id of its own: it outlives this connection.
     let outlet = Outlet::polling(ctx.next_id(), ctx.limits(), engine.notices.clone());
     ctx.io.send(Command::Open(outlet.clone()));
-    let session = Session::new(sid, outlet, ctx.clone(), client_of(req, peer));
+    let session = Session::new(sid, outlet, ctx.clone(), client_of(req, peer), upper);
     log::info!("session {}: opened over HTTP long-polling (conn {id})", session.short_sid());
     let deadline = session.next_deadline();
-    engine.insert(session.sid.clone(), session.outlet.clone(), State::Polling(Box::new(session)), deadline);
+    let (sid, outlet) = (session.sid.clone(), session.outlet.clone());
+    engine.insert(sid, upper, outlet, State::Polling(Box::new(session)), deadline);
     text(open)
 }
 // ANCHOR_END: open
@@ -43,8 +44,8 @@ pub(super) fn open(req: &Request, (id, peer): Peer, ctx: &Arc<Context>, engine: 
 // ANCHOR: poll
 /// A long-poll GET: answered at once with what waits, or this thread waits
 /// until the session's outlet has something (at the latest its next ping).
-pub(super) fn poll(engine: &Engine, sid: &str) -> Response {
-    let Some(slot) = engine.get(sid) else { return error(400, 1, "Session ID unknown") };
+pub(super) fn poll(engine: &Engine, sid: &str, upper: Upper) -> Response {
+    let Some(slot) = engine.find(sid, upper) else { return error(400, 1, "Session ID unknown") };
     let body = match slot.outlet.poll() {
         Poll::Ready(body) => body,
         Poll::Wait(body) => match body.recv() {
@@ -73,8 +74,8 @@ pub(super) fn poll(engine: &Engine, sid: &str) -> Response {
 
 // ANCHOR: post
 /// A POST: its packets, handled here, on this connection's thread.
-pub(super) fn post(engine: &Engine, sid: &str, body: &str) -> Response {
-    let Some(slot) = engine.get(sid) else { return error(400, 1, "Session ID unknown") };
+pub(super) fn post(engine: &Engine, sid: &str, body: &str, upper: Upper) -> Response {
+    let Some(slot) = engine.find(sid, upper) else { return error(400, 1, "Session ID unknown") };
     let mut state = slot.lock();
     let State::Polling(session) = &mut *state else {
         return match &*state {

@@ -12,6 +12,11 @@
 //! Everything a session sends goes into its client's outlet, which writes it
 //! to the WebSocket or keeps it for the next long-poll: a session never
 //! knows which transport carries it, and the hub never knows either.
+//!
+//! A session is Engine.IO; what its messages mean is its upper layer,
+//! chosen by the endpoint it was opened on: Socket.IO's namespaces
+//! (`/socket.io/`, `namespaces.rs`) or the application's raw messages
+//! (`/engine.io/`, `raw.rs`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +26,7 @@ use tungstenite::Message;
 
 use super::client::{parse_error, send, short_sid, Client, SessionEnd};
 use super::namespaces::Namespaces;
+use super::raw::RawMessages;
 use crate::config::SocketIoConfig;
 use crate::context::Context;
 use crate::hub::{Command, ConnId, Outlet};
@@ -37,7 +43,8 @@ pub(crate) struct Session {
     pub outlet: Arc<Outlet>,
     ctx: Arc<Context>,
     client: Client,
-    namespaces: Namespaces,
+    /// What the session carries: Socket.IO, or the application's raw messages.
+    layer: Layer,
     /// When the next ping is due (v4: the server pings).
     ping_at: Option<Instant>,
     /// When the pong to the last ping is overdue.
@@ -46,23 +53,53 @@ pub(crate) struct Session {
     connect_by: Option<Instant>,
     /// The client's message budget, when the server sets one.
     rate: Option<Rate>,
+    /// The WebSocket probing an upgrade of this polling session, if one
+    /// is open: closed with the session's reason when the session ends
+    /// first (its thread waits for `5` and would not know).
+    pub probe: Option<Arc<Outlet>>,
+}
+
+/// Which upper layer a session carries: the endpoint it was opened on
+/// decides (`/socket.io/` or `/engine.io/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Upper {
+    /// Socket.IO: namespaces, events, acks (`engine/namespaces.rs`).
+    SocketIo,
+    /// Engine.IO alone: raw messages to the application (`engine/raw.rs`).
+    EngineIo,
+}
+
+/// The upper layer of one session.
+enum Layer {
+    SocketIo(Namespaces),
+    EngineIo(RawMessages),
 }
 
 impl Session {
-    /// A new session with id `sid`, writing through `outlet`.
-    pub fn new(sid: String, outlet: Arc<Outlet>, ctx: Arc<Context>, client: Client) -> Session {
+    /// A new session with id `sid`, writing through `outlet`, carrying
+    /// `upper`. For Engine.IO-only, the application's handler runs now.
+    pub fn new(sid: String, outlet: Arc<Outlet>, ctx: Arc<Context>, client: Client, upper: Upper) -> Session {
         let sio = &ctx.config.socketio;
         let now = Instant::now();
+        let (layer, connect_by) = match upper {
+            Upper::SocketIo => (
+                Layer::SocketIo(Namespaces::new(sio.max_attachments, sio.max_payload)),
+                Some(now + sio.connect_timeout),
+            ),
+            // No namespace to join: no connect timeout.
+            Upper::EngineIo => (Layer::EngineIo(RawMessages::open(&sid, &ctx, &outlet, &client)), None),
+        };
         Session {
             sid,
             conn: outlet.id,
             ping_at: Some(now + sio.ping_interval),
             pong_by: None,
-            connect_by: Some(now + sio.connect_timeout),
+            connect_by,
+            probe: None,
             rate: ctx.config.max_message_rate.map(Rate::new),
             outlet,
             client,
-            namespaces: Namespaces::new(sio.max_attachments, sio.max_payload),
+            layer,
             ctx,
         }
     }
@@ -93,15 +130,20 @@ impl Session {
                 send(&self.outlet, Packet::Pong(data).to_message());
                 Ok(())
             }
-            Packet::Message(text) => {
-                let (ctx, outlet, client) = (&self.ctx, &self.outlet, &self.client);
-                let result = self.namespaces.on_text(&text, ctx, outlet, client);
-                if !self.namespaces.is_empty() {
-                    self.connect_by = None;
+            Packet::Message(text) => match &mut self.layer {
+                Layer::SocketIo(namespaces) => {
+                    let result = namespaces.on_text(&text, &self.ctx, &self.outlet, &self.client);
+                    if !namespaces.is_empty() {
+                        self.connect_by = None;
+                    }
+                    result
                 }
-                result
-            }
-            Packet::Binary(bytes) => self.namespaces.on_binary(bytes, &self.ctx, &self.outlet, &self.client),
+                Layer::EngineIo(raw) => raw.on_message(Message::text(text)),
+            },
+            Packet::Binary(bytes) => match &mut self.layer {
+                Layer::SocketIo(namespaces) => namespaces.on_binary(bytes, &self.ctx, &self.outlet, &self.client),
+                Layer::EngineIo(raw) => raw.on_message(Message::binary(bytes)),
+            },
             Packet::Close => Err(SessionEnd::TransportClose("client sent close".into())),
             Packet::Noop | Packet::Upgrade => Ok(()),
             Packet::Open(_) => Err(parse_error("a client may not send open".into())),
@@ -124,7 +166,7 @@ impl Session {
         }
         if self.connect_by.is_some_and(|at| now >= at) {
             self.connect_by = None;
-            if self.namespaces.is_empty() {
+            if matches!(&self.layer, Layer::SocketIo(namespaces) if namespaces.is_empty()) {
                 return Err(SessionEnd::ConnectTimeout);
             }
         }
@@ -151,8 +193,16 @@ impl Session {
             }
             _ => log::info!("session {}: closed: {:?}", self.short_sid(), end.to_string()),
         }
-        self.namespaces.leave_all(end);
+        match &mut self.layer {
+            Layer::SocketIo(namespaces) => namespaces.leave_all(end),
+            Layer::EngineIo(raw) => raw.finish(&end.to_string()),
+        }
         self.ctx.io.send(Command::Gone(self.conn));
+        if let Some(probe) = self.probe.take() {
+            let (code, reason) = end.close_code();
+            let reason = if reason.is_empty() { end.to_string() } else { reason };
+            probe.close(code, &reason, false);
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 //! its slot and keeps time through its read deadline instead.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{select, unbounded, Receiver, Sender};
 
 use super::client::SessionEnd;
-use super::session::Session;
+use super::session::{Session, Upper};
 use crate::context::Context;
 use crate::hub::{ConnId, Outlet};
 use crate::wire::engineio::Packet;
@@ -44,6 +44,8 @@ pub(crate) struct Slot {
     pub state: Mutex<State>,
     /// The session's outlet (it outlives the session value, for the last GET).
     pub outlet: Arc<Outlet>,
+    /// The endpoint it belongs to: a request on the other one does not find it.
+    pub upper: Upper,
 }
 
 impl Slot {
@@ -64,6 +66,13 @@ pub(crate) struct Engine {
     pub notices: Sender<Arc<Outlet>>,
     /// How long an ended session's last packets wait for their GET.
     close_timeout: Duration,
+    /// Ended sessions whose client has yet to GET its last packets and the
+    /// close packet (their slots are `Closing`). At shutdown the listener
+    /// goes on serving them until this is empty.
+    goodbyes: Mutex<HashSet<String>>,
+    /// Called when the last goodbye is taken while the server stops: it
+    /// wakes the listener.
+    on_goodbyes_done: Mutex<Option<Box<dyn Fn() + Send>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -78,6 +87,8 @@ impl Engine {
             timers,
             notices,
             close_timeout: ctx.config.close_timeout,
+            goodbyes: Mutex::default(),
+            on_goodbyes_done: Mutex::new(None),
             thread: Mutex::new(None),
         });
         let for_thread = engine.clone();
@@ -99,19 +110,23 @@ impl Engine {
 
     /// Adds session `sid` writing through `outlet`, where `state` says; the
     /// timer thread looks at a polling one first at `deadline`.
-    pub fn insert(&self, sid: String, outlet: Arc<Outlet>, state: State, deadline: Option<Instant>) -> Arc<Slot> {
+    pub fn insert(&self, sid: String, upper: Upper, outlet: Arc<Outlet>, state: State, deadline: Option<Instant>) {
         let polling = matches!(state, State::Polling(_));
-        let slot = Arc::new(Slot { state: Mutex::new(state), outlet: outlet.clone() });
+        let slot = Arc::new(Slot { state: Mutex::new(state), outlet: outlet.clone(), upper });
         self.slots().insert(sid.clone(), slot.clone());
         self.by_conn.lock().unwrap_or_else(|e| e.into_inner()).insert(outlet.id, sid.clone());
         if let (true, Some(at)) = (polling, deadline) {
             self.schedule(at, sid);
         }
-        slot
     }
 
     pub fn get(&self, sid: &str) -> Option<Arc<Slot>> {
         self.slots().get(sid).cloned()
+    }
+
+    /// The session `sid` of endpoint `upper`, for a request that names it.
+    pub fn find(&self, sid: &str, upper: Upper) -> Option<Arc<Slot>> {
+        self.get(sid).filter(|slot| slot.upper == upper)
     }
 
     /// Forgets a session: later requests with its sid get 400.
@@ -119,6 +134,24 @@ impl Engine {
         if let Some(slot) = self.slots().remove(sid) {
             self.by_conn.lock().unwrap_or_else(|e| e.into_inner()).remove(&slot.outlet.id);
         }
+        let mut goodbyes = self.goodbyes.lock().unwrap_or_else(|e| e.into_inner());
+        if goodbyes.remove(sid) && goodbyes.is_empty() {
+            drop(goodbyes);
+            if let Some(done) = &*self.on_goodbyes_done.lock().unwrap_or_else(|e| e.into_inner()) {
+                done();
+            }
+        }
+    }
+
+    /// True while an ended session waits for its client to come for its
+    /// last packets.
+    pub fn has_goodbyes(&self) -> bool {
+        !self.goodbyes.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+
+    /// `done` is called when the last goodbye has been taken (or timed out).
+    pub fn on_goodbyes_done(&self, done: Box<dyn Fn() + Send>) {
+        *self.on_goodbyes_done.lock().unwrap_or_else(|e| e.into_inner()) = Some(done);
     }
 
     /// Asks the timer thread to look at session `sid` at `at`.
@@ -139,25 +172,25 @@ impl Engine {
             return self.remove(&session.sid);
         }
         let (code, reason) = end.close_code();
-        let had_packets = !outlet.queue_is_empty();
         outlet.close(code, &reason, false); // the close packet follows what is queued
-        if had_packets {
-            // Keep the slot until the client's next GET takes the rest, or
-            // the close timeout passes.
-            *state = State::Closing;
+        *state = State::Closing;
+        if outlet.has_unsent() {
+            // Keep the slot until the client's next GET takes the rest and
+            // the close packet, or the close timeout passes.
+            self.goodbyes.lock().unwrap_or_else(|e| e.into_inner()).insert(session.sid.clone());
             let at = Instant::now() + self.close_timeout;
             self.schedule(at, session.sid.clone());
         } else {
-            *state = State::Closing;
-            self.remove(&session.sid);
+            self.remove(&session.sid); // a waiting GET took the close packet
         }
     }
     // ANCHOR_END: end_polling
 
-    /// Shutdown: ends every polling session (a waiting GET gets the close
-    /// packet), then stops and joins the timer thread. WebSocket sessions
-    /// are closed by the hub, like `/ws` clients.
-    pub fn shutdown(&self) {
+    /// Shutdown, first step: ends every polling session. A waiting GET
+    /// gets the close packet; a session whose client is between two GETs
+    /// keeps its last packets for the next one ([`Engine::has_goodbyes`]).
+    /// WebSocket sessions are closed by the hub, like `/ws` clients.
+    pub fn close_sessions(&self) {
         let slots: Vec<(String, Arc<Slot>)> = self.slots().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         for (_, slot) in slots {
             let mut state = slot.lock();
@@ -167,6 +200,10 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Shutdown, last step: stops and joins the timer thread.
+    pub fn stop(&self) {
         let _ = self.timers.send((Instant::now(), String::new())); // an empty sid: stop
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(thread) = thread {

@@ -7,16 +7,16 @@
 //! transport=websocket         101 → the open packet → a new session, on this thread from the start
 //! ```
 
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::client::{random_id, send, SessionEnd};
 use super::error;
 use super::polling::client_of;
-use super::session::{open_packet, Session};
+use super::session::{open_packet, Session, Upper};
 use super::sessions::{Engine, Slot, State};
 use super::Peer;
+use crate::conn::Conn;
 use crate::context::Context;
 use crate::http::handshake;
 use crate::http::{Request, Response};
@@ -32,25 +32,32 @@ const UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) struct Plan {
     key: String,
     slot: Option<Arc<Slot>>,
+    upper: Upper,
 }
 
 /// Checks a `transport=websocket` request without touching the socket.
-pub(super) fn plan(req: &Request, ctx: &Context, engine: &Engine, sid: Option<&str>) -> Result<Plan, Response> {
+pub(super) fn plan(
+    req: &Request,
+    ctx: &Context,
+    engine: &Engine,
+    sid: Option<&str>,
+    upper: Upper,
+) -> Result<Plan, Response> {
     let (key, _origin) = handshake::check_upgrade(req, &ctx.config)?;
     let slot = match sid {
-        Some(sid) => Some(engine.get(sid).ok_or_else(|| error(400, 1, "Session ID unknown"))?),
+        Some(sid) => Some(engine.find(sid, upper).ok_or_else(|| error(400, 1, "Session ID unknown"))?),
         None if engine.len() >= ctx.config.max_clients => {
             return Err(Response::refusal(503, "too many clients, try again later"))
         }
         None => None,
     };
-    Ok(Plan { key, slot })
+    Ok(Plan { key, slot, upper })
 }
 
 /// `transport=websocket`: the 101, then a new WebSocket-only session on
 /// this thread, or the probe of an existing polling session.
 pub(super) fn upgrade(
-    mut stream: TcpStream,
+    mut stream: Conn,
     req: &Request,
     rest: Vec<u8>,
     peer: Peer,
@@ -72,8 +79,8 @@ pub(super) fn upgrade(
         // WebSocket-only: the open packet is the first frame, at once (the
         // client says nothing until it has it).
         send(&outlet, open_packet(&ctx.config.socketio, &sid, false).to_message());
-        let session = Session::new(sid.clone(), outlet.clone(), ctx.clone(), client_of(req, peer.1));
-        engine.insert(sid, outlet.clone(), State::WebSocket, None);
+        let session = Session::new(sid.clone(), outlet.clone(), ctx.clone(), client_of(req, peer.1), plan.upper);
+        engine.insert(sid, plan.upper, outlet.clone(), State::WebSocket, None);
         if ctx.is_stopping() {
             outlet.close(1001, "server shutting down", false);
         }
@@ -84,9 +91,19 @@ pub(super) fn upgrade(
 
     let probe_outlet = Outlet::websocket(id, socket.clone(), ctx.limits(), ctx.hub_notices.clone());
     let mut link = Link::new(socket.clone(), rest, probe_outlet.clone(), ws_config);
-    if !matches!(*slot.lock(), State::Polling(_)) {
-        log::info!("conn {id}: refusing a second WebSocket for an upgraded session");
-        probe_outlet.close(1008, "session already upgraded", false);
+    // The session learns of its probe, so that if it ends first (a ping
+    // timeout, a shutdown) it closes the probe with its reason.
+    let refused = match &mut *slot.lock() {
+        State::Polling(session) if session.probe.is_none() => {
+            session.probe = Some(probe_outlet.clone());
+            None
+        }
+        State::Polling(_) => Some("an upgrade is already in progress"),
+        _ => Some("session already upgraded"),
+    };
+    if let Some(why) = refused {
+        log::info!("conn {id}: refusing a second WebSocket for a session: {why}");
+        probe_outlet.close(1008, why, false);
         return link.finish(false, Duration::ZERO);
     }
     let deadline = Instant::now() + UPGRADE_TIMEOUT;
@@ -112,12 +129,13 @@ pub(super) fn upgrade(
             }
             Ok(Packet::Upgrade) => {
                 let mut state = slot.lock();
-                let State::Polling(session) = std::mem::replace(&mut *state, State::WebSocket) else {
+                let State::Polling(mut session) = std::mem::replace(&mut *state, State::WebSocket) else {
                     log::info!("conn {id}: the session ended before its upgrade");
                     probe_outlet.close(1000, "session closed", false);
                     break;
                 };
                 drop(state);
+                session.probe = None;
                 // Packets still queued for polling go out first, as frames.
                 session.outlet.upgrade(socket.clone(), ctx.hub_notices.clone());
                 link.set_outlet(session.outlet.clone());
@@ -131,6 +149,12 @@ pub(super) fn upgrade(
                 probe_outlet.close(1002, "unexpected packet while probing", false);
                 break;
             }
+        }
+    }
+    // The probe failed: the session (if it still polls) forgets it.
+    if let State::Polling(session) = &mut *slot.lock() {
+        if session.probe.as_ref().is_some_and(|probe| Arc::ptr_eq(probe, &probe_outlet)) {
+            session.probe = None;
         }
     }
     link.finish(false, ctx.config.close_timeout);

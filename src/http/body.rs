@@ -19,11 +19,10 @@
 //! not complete before the deadline         → 408, close
 //! ```
 
-use std::io::{self, Read};
-use std::net::TcpStream;
+use std::io;
 use std::time::Instant;
 
-use super::request::{is_timeout, Request};
+use super::request::{is_timeout, Input, Request};
 use super::Response;
 
 /// Longest chunk-size line (with its extensions), and the most trailer bytes.
@@ -113,7 +112,7 @@ pub fn framing(req: &Request) -> Result<Framing, BodyRefused> {
 /// over `max` bytes is refused with 413 before it is read; one that is not
 /// complete at `deadline` gets 408.
 pub fn read(
-    stream: &mut TcpStream,
+    stream: &mut impl Input,
     req: &Request,
     buffer: &mut Vec<u8>,
     max: usize,
@@ -147,7 +146,7 @@ pub fn read(
 }
 
 /// One read from `stream` onto the end of `buffer`, giving up at `deadline`.
-fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>, deadline: Instant) -> Result<(), BodyRefused> {
+fn read_more(stream: &mut impl Input, buffer: &mut Vec<u8>, deadline: Instant) -> Result<(), BodyRefused> {
     let mut chunk = [0u8; 4096];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -17,7 +17,6 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -144,7 +143,7 @@ fn redirect(location: &str) -> Response {
 // ANCHOR: send_file
 /// Answers `req` with `file`: `304` if the client's copy is current, else
 /// the file, streamed from disk (never read whole into memory).
-pub fn send_file(stream: &mut TcpStream, req: &Request, file: &Path) -> io::Result<u16> {
+pub fn send_file(stream: &mut impl Write, req: &Request, file: &Path) -> io::Result<u16> {
     let meta = fs::metadata(file)?;
     let modified = meta.modified().unwrap_or(UNIX_EPOCH);
     let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);

@@ -6,13 +6,13 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::net::TcpStream;
 use std::time::Duration;
 
 use super::body::{self, BodyRefused};
 use super::origin::{OriginPolicy, Verdict};
 use super::{Request, Response};
 use crate::config::Config;
+use crate::conn::Conn;
 use crate::wire::Wire;
 
 /// What the connection thread does with a request.
@@ -160,7 +160,7 @@ pub fn accept_response(key: &str) -> String {
 /// Writes the 101 and sets the socket up for the WebSocket: no Nagle delay
 /// (every frame is a whole message), and from now on reads wait on the
 /// connection's own deadlines.
-pub fn switch_protocols(stream: &mut TcpStream, key: &str, write_timeout: Duration) -> std::io::Result<()> {
+pub fn switch_protocols(stream: &mut Conn, key: &str, write_timeout: Duration) -> std::io::Result<()> {
     stream.set_write_timeout(Some(write_timeout))?;
     stream.set_nodelay(true)?;
     stream.write_all(accept_response(key).as_bytes())

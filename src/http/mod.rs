@@ -17,5 +17,5 @@ pub mod origin;
 pub mod request;
 pub mod response;
 
-pub use request::{is_timeout, parse_head, read_head, read_next_head, HeadError, Request};
+pub use request::{is_timeout, parse_head, read_head, read_next_head, HeadError, Input, Request};
 pub use response::{linger, status_text, Response};

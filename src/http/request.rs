@@ -7,7 +7,7 @@
 
 use std::io::{self, Read};
 use std::net::TcpStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A parsed request head: what the handshake needs to decide.
 #[derive(Debug, Clone)]
@@ -41,6 +41,19 @@ impl Request {
     }
 }
 
+/// What the HTTP stage reads from: bytes whose reads can be bounded in
+/// time. A `TcpStream`, or a [`Conn`](crate::conn::Conn), plain or TLS.
+pub trait Input: Read {
+    /// Reads give up after `timeout`.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl Input for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
 /// Why no request head could be read.
 #[derive(Debug)]
 pub enum HeadError {
@@ -60,7 +73,7 @@ pub enum HeadError {
 /// client may send its first frame right behind the request; tungstenite must
 /// get those bytes too).
 pub fn read_head(
-    stream: &mut TcpStream,
+    stream: &mut impl Input,
     deadline: Instant,
     max_len: usize,
     max_headers: usize,
@@ -75,7 +88,7 @@ pub fn read_head(
 /// previous request and its body), and leaves in `buffer` what follows the
 /// head.
 pub fn read_next_head(
-    stream: &mut TcpStream,
+    stream: &mut impl Input,
     buffer: &mut Vec<u8>,
     deadline: Instant,
     max_len: usize,

@@ -1,8 +1,10 @@
 //! Writing an HTTP response: a page, a refusal with its reason, a polling body.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io::{self, Write};
+use std::net::Shutdown;
 use std::time::{Duration, Instant};
+
+use crate::conn::Conn;
 
 /// An HTTP response the server sends and then closes the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +99,8 @@ pub fn status_text(status: u16) -> &'static str {
 /// reset can destroy the answer before the client reads it.) Bounded in
 /// bytes (64 KiB) and time (1 s): a client that keeps sending cannot hold
 /// the thread.
-pub fn linger(stream: &mut TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
+pub fn linger(stream: &Conn) {
+    stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + Duration::from_secs(1);
     let mut sink = [0u8; 1024];
     for _ in 0..64 {

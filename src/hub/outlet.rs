@@ -20,14 +20,14 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{Shutdown, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::Shutdown;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use tungstenite::{Bytes, Message};
 
+use crate::conn::Conn;
 use crate::wire::engineio::{self, Packet};
 use crate::wire::{frame, Encoded};
 
@@ -99,9 +99,9 @@ struct Inner {
 
 #[derive(Debug)]
 enum Transport {
-    /// A WebSocket on this socket. The connection thread reads it; writes
-    /// happen here, under the lock.
-    WebSocket(Arc<TcpStream>),
+    /// A WebSocket on this connection (plain or TLS). The connection
+    /// thread reads it; writes happen here, under the lock.
+    WebSocket(Arc<Conn>),
     /// HTTP long-polling.
     Polling(Polling),
     /// The connection is over: everything is dropped.
@@ -149,7 +149,7 @@ pub struct Drained {
 
 impl Outlet {
     /// An outlet writing WebSocket frames to `stream`.
-    pub fn websocket(id: ConnId, stream: Arc<TcpStream>, limits: Limits, notify: Sender<Arc<Outlet>>) -> Arc<Outlet> {
+    pub fn websocket(id: ConnId, stream: Arc<Conn>, limits: Limits, notify: Sender<Arc<Outlet>>) -> Arc<Outlet> {
         Outlet::new(id, Transport::WebSocket(stream), limits, notify)
     }
 
@@ -319,7 +319,7 @@ impl Outlet {
 
     /// True when nothing waits to be written to the socket (or there is no socket).
     pub fn is_flushed(&self) -> bool {
-        self.lock().backlog.is_empty()
+        !self.lock().waiting()
     }
 
     /// When we began our close, if we did.
@@ -337,7 +337,7 @@ impl Outlet {
     /// answered our Close in time, or the server is stopping.
     pub fn abort(&self) {
         if let Transport::WebSocket(stream) = &self.lock().transport {
-            let _ = stream.shutdown(Shutdown::Both);
+            stream.shutdown(Shutdown::Both);
         }
     }
 
@@ -367,14 +367,14 @@ impl Outlet {
             let stream = stream.clone();
             inner.flush_backlog(&stream, now);
         }
-        if !inner.backlog.is_empty() && inner.closing.is_none() && now - inner.moved_at >= slow {
+        if inner.waiting() && inner.closing.is_none() && now - inner.moved_at >= slow {
             log::warn!("conn {}: backlog stuck for {slow:?}: the client stopped reading; closing with 1013", self.id);
             inner.closing = Some(Closing::ours(1013, TOO_SLOW));
             inner.discard_unstarted();
             let _ = inner.write(frame::close_frame(1013, TOO_SLOW), self.limits);
         }
         let detached = matches!(inner.transport, Transport::Detached);
-        inner.draining = !inner.backlog.is_empty() && !detached;
+        inner.draining = inner.waiting() && !detached;
         let closing_since = match &mut inner.closing {
             Some(closing) if closing.by_us && !closing.told && !detached => {
                 closing.told = true;
@@ -393,7 +393,7 @@ impl Outlet {
         let inner = self.lock();
         if let (Transport::WebSocket(stream), Some(closing)) = (&inner.transport, &inner.closing) {
             log::info!("conn {}: no Close reply to our {} in time; dropping the connection", self.id, closing.code);
-            let _ = stream.shutdown(Shutdown::Both);
+            stream.shutdown(Shutdown::Both);
         }
     }
 
@@ -403,7 +403,7 @@ impl Outlet {
         match written {
             Written::Sent => Pushed::Done,
             Written::Backlogged => {
-                let new_backlog = !inner.backlog.is_empty() && !inner.draining;
+                let new_backlog = inner.waiting() && !inner.draining;
                 let new_close = inner.closing.as_ref().is_some_and(|c| c.by_us && !c.told);
                 if new_backlog || new_close {
                     inner.draining |= new_backlog;
@@ -459,7 +459,7 @@ impl Outlet {
 
     /// `5`: from now on this outlet writes to `stream`. Packets still queued
     /// for polling go first, as frames; later GETs are refused.
-    pub fn upgrade(self: &Arc<Self>, stream: Arc<TcpStream>, notify: Sender<Arc<Outlet>>) {
+    pub fn upgrade(self: &Arc<Self>, stream: Arc<Conn>, notify: Sender<Arc<Outlet>>) {
         let mut inner = self.lock();
         let queued = match std::mem::replace(&mut inner.transport, Transport::WebSocket(stream)) {
             Transport::Polling(mut polling) => {
@@ -482,11 +482,12 @@ impl Outlet {
         self.settle(inner, written);
     }
 
-    /// Over polling: true when the queue is empty (nothing lost by closing now).
-    pub fn queue_is_empty(&self) -> bool {
+    /// Over polling: true while packets or the close packet wait for the
+    /// client's next GET.
+    pub fn has_unsent(&self) -> bool {
         match &self.lock().transport {
-            Transport::Polling(polling) => polling.queue.is_empty(),
-            _ => true,
+            Transport::Polling(polling) => !polling.queue.is_empty() || polling.close_due,
+            _ => false,
         }
     }
 }
@@ -518,7 +519,13 @@ impl Inner {
             self.backlog.push_back(unit);
             return Written::Backlogged;
         }
-        match send_now(stream, &unit) {
+        match stream.send_now(&unit) {
+            // TLS: the records of this unit may still wait in the session,
+            // first in line; the hub drains them like a backlog.
+            Ok(n) if n == unit.len() && stream.has_unsent() => {
+                self.moved_at = Instant::now();
+                Written::Backlogged
+            }
             Ok(n) if n == unit.len() => Written::Sent,
             Ok(n) => {
                 // The rest is first in line: nothing may come between the parts of a frame.
@@ -536,10 +543,32 @@ impl Inner {
         }
     }
 
-    /// Writes backlog units from the front until the socket takes no more.
-    fn flush_backlog(&mut self, stream: &TcpStream, now: Instant) {
+    /// Something still waits for the socket: backlog units, or (TLS)
+    /// records of the last unit in the connection's session.
+    fn waiting(&self) -> bool {
+        !self.backlog.is_empty() || matches!(&self.transport, Transport::WebSocket(conn) if conn.has_unsent())
+    }
+
+    /// Writes what waits, oldest first (TLS records still in the session,
+    /// then backlog units) until the socket takes no more.
+    fn flush_backlog(&mut self, stream: &Conn, now: Instant) {
+        match stream.flush_unsent() {
+            Ok((moved, done)) => {
+                if moved {
+                    self.moved_at = now;
+                }
+                if !done {
+                    return;
+                }
+            }
+            Err(_) => {
+                self.backlog.clear(); // gone: nothing will ever take these bytes
+                self.backlog_bytes = 0;
+                return;
+            }
+        }
         while let Some(front) = self.backlog.front_mut() {
-            match send_now(stream, front) {
+            match stream.send_now(front) {
                 Ok(0) => break,
                 Ok(n) => {
                     self.moved_at = now;
@@ -622,28 +651,3 @@ impl Polling {
         None
     }
 }
-
-// ANCHOR: send_now
-/// One `send` that never blocks: `MSG_DONTWAIT` makes this one call
-/// non-blocking while the socket stays blocking for its connection thread's
-/// `read`; `MSG_NOSIGNAL` turns a vanished peer into an error instead of a
-/// SIGPIPE. Returns how many bytes the kernel took (0 when it took none).
-fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: the pointer and length describe `bytes`, alive for the call;
-        // the descriptor belongs to `stream`, which outlives it.
-        let n = unsafe {
-            libc::send(stream.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
-        };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let error = io::Error::last_os_error();
-        match error.kind() {
-            io::ErrorKind::Interrupted => continue,
-            io::ErrorKind::WouldBlock => return Ok(0),
-            _ => return Err(error),
-        }
-    }
-}
-// ANCHOR_END: send_now

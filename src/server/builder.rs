@@ -29,6 +29,21 @@ pub struct ServerBuilder {
     config: Config,
     pages: Pages,
     files: StaticDirs,
+    /// The certificate chain and the private key (PEM), checked at `bind`.
+    tls: Option<TlsPem>,
+}
+
+/// PEM as given to [`ServerBuilder::tls`]; its `Debug` never shows the key.
+#[derive(Default)]
+struct TlsPem {
+    cert_chain: Vec<u8>,
+    private_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TlsPem {{ cert_chain: {} bytes, private_key: (hidden) }}", self.cert_chain.len())
+    }
 }
 
 impl ServerBuilder {
@@ -172,6 +187,14 @@ impl ServerBuilder {
         self
     }
 
+    /// The path prefix of the Engine.IO-only endpoint (default
+    /// `/engine.io/`), served once `server.on_engineio(…)` is set. It shares
+    /// the heartbeat and `socketio_max_payload` with socket.io.
+    pub fn engineio_path(mut self, path: &str) -> Self {
+        self.config.socketio.engineio_path = path.to_string();
+        self
+    }
+
     /// Lets pages from allowed origins send cookies with their socket.io
     /// long-polling requests and read the answers
     /// (`Access-Control-Allow-Credentials: true`). Off by default. Only with
@@ -221,16 +244,51 @@ impl ServerBuilder {
         self
     }
 
+    /// Speaks TLS (https, wss) with this certificate chain and private key,
+    /// both PEM (the contents of `cert.pem` and `key.pem`; the chain starts
+    /// with the server's own certificate). Every page, `/ws` and socket.io
+    /// (polling and WebSocket) is then served over TLS only; a plain-HTTP
+    /// request gets a plain `400` that says so. The handshake timeout covers
+    /// the TLS handshake. Checked at [`bind`](Self::bind): a file that is not
+    /// what it should be is an `InvalidInput` error there, saying why.
+    pub fn tls(mut self, cert_chain_pem: impl Into<Vec<u8>>, private_key_pem: impl Into<Vec<u8>>) -> Self {
+        self.tls = Some(TlsPem { cert_chain: cert_chain_pem.into(), private_key: private_key_pem.into() });
+        self
+    }
+
+    /// [`tls`](Self::tls) with the PEM files named by the environment
+    /// variables `TLS_CERT` and `TLS_KEY`, when both are set (the examples
+    /// use it); neither set: no TLS; only one, or a file that cannot be
+    /// read: an error naming it.
+    pub fn tls_from_env(self) -> Result<Self> {
+        let (cert, key) = (std::env::var_os("TLS_CERT"), std::env::var_os("TLS_KEY"));
+        let (cert, key) = match (cert, key) {
+            (None, None) => return Ok(self),
+            (Some(cert), Some(key)) => (cert, key),
+            _ => {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "TLS: set both TLS_CERT and TLS_KEY"))
+            }
+        };
+        let read = |path: &std::ffi::OsStr, what: &str| {
+            std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("TLS: {what} {path:?}: {e}")))
+        };
+        Ok(self.tls(read(&cert, "TLS_CERT")?, read(&key, "TLS_KEY")?))
+    }
+
     /// Binds the listening socket. Nothing is accepted until `run` or `spawn`.
     pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Server> {
         self.files.resolve()?;
+        let tls = match &self.tls {
+            Some(pem) => Some(crate::conn::server_config(&pem.cert_chain, &pem.private_key)?),
+            None => None,
+        };
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
         let (hub_tx, hub_rx) = bounded(HUB_QUEUE);
         let (notices_tx, notices_rx) = unbounded();
         let clients = Arc::new(AtomicUsize::new(0));
         let io = Io::new(hub_tx, clients.clone(), self.config.recovery.is_some());
-        let ctx = Arc::new(Context::new(self.config, self.pages, self.files, io, notices_tx));
-        Ok(Server { listener, local_addr, ctx, hub_rx, notices_rx, clients })
+        let ctx = Arc::new(Context::new(self.config, tls, self.pages, self.files, io, notices_tx));
+        Ok(Server { listener, local_addr, ctx, hub_rx, notices_rx, clients, signals: Default::default() })
     }
 }

@@ -14,12 +14,12 @@
 mod builder;
 mod dynamic;
 mod listener;
+mod signals;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
@@ -27,7 +27,7 @@ pub use builder::ServerBuilder;
 pub use dynamic::DynamicNamespace;
 
 use crate::context::Context;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineSocket};
 use crate::hub::{self, Envelope, Io, Outlet, Socket, SocketInfo, Timeouts};
 use crate::{Result, Value};
 
@@ -41,6 +41,8 @@ pub struct Server {
     /// Outlets asking the hub for care; handed to the hub thread too.
     notices_rx: Receiver<Arc<Outlet>>,
     clients: Arc<AtomicUsize>,
+    /// The `signals` thread, after [`Server::stop_on_signals`].
+    signals: Mutex<Option<signals::SignalWatch>>,
 }
 
 impl Server {
@@ -98,6 +100,28 @@ impl Server {
         self.of_matching(move |name, _| dynamic::glob_match(&pattern, name))
     }
 
+    /// Serves Engine.IO without socket.io on `/engine.io/` (see
+    /// [`ServerBuilder::engineio_path`]), for `engine.io-client`: `handler`
+    /// gets each new session's [`EngineSocket`], on the thread that opened
+    /// it; register its `on_message` there. Messages are raw text or bytes;
+    /// the upgrade and the heartbeat are the engine's, as for socket.io.
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// let server = wshub::Server::builder().bind(("127.0.0.1", 3000))?;
+    /// server.on_engineio(|socket| {
+    ///     socket.on_message(|socket, message| socket.send(message)); // echo
+    /// });
+    /// server.run()
+    /// # }
+    /// ```
+    pub fn on_engineio<F>(&self, handler: F)
+    where
+        F: Fn(&EngineSocket) + Send + Sync + 'static,
+    {
+        self.ctx.set_engineio_handler(Arc::new(handler));
+    }
+
     /// A handle for emitting from any thread.
     pub fn io(&self) -> Io {
         self.ctx.io.clone()
@@ -106,6 +130,29 @@ impl Server {
     /// The address the server is listening on (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Ctrl+C (SIGINT) and `kill` (SIGTERM) stop this server gracefully,
+    /// as [`ServerHandle::shutdown`] does: every `/ws` client gets Close
+    /// 1001 after what it was already sent, socket.io clients are
+    /// disconnected as Node's `io.close()` does it, every thread is joined
+    /// and [`run`](Self::run) returns `Ok`. A second signal ends the
+    /// process at once. Starts a thread named `signals`; call it once,
+    /// before `run` or `spawn`. Unix only.
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// let server = wshub::Server::builder().bind(("127.0.0.1", 3000))?;
+    /// server.stop_on_signals()?;
+    /// server.run() // returns Ok(()) after Ctrl+C
+    /// # }
+    /// ```
+    pub fn stop_on_signals(&self) -> Result<()> {
+        let watch = signals::watch(self.ctx.clone(), self.local_addr)?;
+        if let Some(old) = self.signals.lock().unwrap_or_else(|e| e.into_inner()).replace(watch) {
+            old.finish();
+        }
+        Ok(())
     }
 
     // ANCHOR: run
@@ -117,7 +164,7 @@ impl Server {
         // hub stops, its channel must have no receiver left, so that
         // commands sent after it (a late connection's Open) fail at once
         // instead of piling up until the bounded queue blocks their senders.
-        let Server { listener, local_addr, ctx, hub_rx, notices_rx, clients } = self;
+        let Server { listener, local_addr, ctx, hub_rx, notices_rx, clients, signals } = self;
         let timeouts = Timeouts { slow_client: ctx.config.slow_client_timeout, close: ctx.config.close_timeout };
         let (recovery, timers) = (ctx.config.recovery, ctx.io.timers().clone());
         let hub = thread::Builder::new()
@@ -127,6 +174,9 @@ impl Server {
         log::info!("listening on {local_addr}");
         listener::accept_loop(&listener, &ctx, &engine);
         let _ = hub.join();
+        if let Some(watch) = signals.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            watch.finish();
+        }
         log::info!("server stopped");
         Ok(())
     }
@@ -208,9 +258,7 @@ impl ServerHandle {
         let Some(thread) = self.thread.take() else {
             return Ok(());
         };
-        self.ctx.stop();
-        // `accept` cannot be interrupted: connect to ourselves to wake it.
-        let _ = TcpStream::connect_timeout(&wake_address(self.local_addr), Duration::from_secs(1));
+        stop(&self.ctx, self.local_addr);
         thread.join().unwrap_or_else(|_| Err(std::io::Error::other("the listener thread panicked")))
     }
 }
@@ -221,14 +269,9 @@ impl Drop for ServerHandle {
     }
 }
 
-/// A wildcard address (0.0.0.0) cannot be connected to: use loopback instead.
-fn wake_address(addr: SocketAddr) -> SocketAddr {
-    let mut addr = addr;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(match addr {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    addr
+/// Starts the graceful shutdown of the server listening on `addr`: the
+/// listener, blocked in `accept`, is woken by a connection to itself.
+pub(crate) fn stop(ctx: &Context, addr: SocketAddr) {
+    ctx.stop();
+    listener::wake(addr);
 }

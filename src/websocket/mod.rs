@@ -17,8 +17,8 @@
 pub mod rate;
 pub mod stream;
 
-use std::io::{self, Read};
-use std::net::{Shutdown, TcpStream};
+use std::io;
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,7 @@ use tungstenite::error::{Error as WsError, ProtocolError};
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
+use crate::conn::Conn;
 use crate::hub::Outlet;
 pub use stream::Stream;
 
@@ -54,7 +55,7 @@ impl Link {
     /// A WebSocket on an upgraded `socket`; `rest` are bytes that came
     /// right behind the request head (a client may send its first frame at
     /// once), and `outlet` is where writes go.
-    pub fn new(socket: Arc<TcpStream>, rest: Vec<u8>, outlet: Arc<Outlet>, config: WebSocketConfig) -> Link {
+    pub fn new(socket: Arc<Conn>, rest: Vec<u8>, outlet: Arc<Outlet>, config: WebSocketConfig) -> Link {
         let stream = Stream::new(socket, outlet);
         let ws = WebSocket::from_partially_read(stream, rest, Role::Server, Some(config));
         Link { ws, last_heard: Instant::now(), peer_close: None }
@@ -128,24 +129,24 @@ impl Link {
         let socket = self.ws.get_ref().socket().clone();
         if ending_failed {
             if self.outlet().is_flushed() {
-                let _ = socket.shutdown(Shutdown::Write); // FIN right behind our Close
+                socket.shutdown(Shutdown::Write); // FIN right behind our Close
             }
             discard_until_closed(&socket, Instant::now() + linger);
         }
         self.outlet().detach(None);
-        let _ = socket.shutdown(Shutdown::Both);
+        socket.shutdown(Shutdown::Both);
     }
 }
 
 /// Reads and drops bytes until the peer closes or `deadline` passes.
-fn discard_until_closed(socket: &TcpStream, deadline: Instant) {
+fn discard_until_closed(socket: &Conn, deadline: Instant) {
     let mut sink = [0u8; 1024];
     for _ in 0..1024 {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
             return;
         }
-        match (&*socket).read(&mut sink) {
+        match socket.read(&mut sink) {
             Ok(n) if n > 0 => continue,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             _ => return,

@@ -13,10 +13,10 @@
 //!   the handlers write, and never block.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::conn::Conn;
 use crate::hub::Outlet;
 
 /// How far a read may overshoot its deadline before the socket's timeout
@@ -26,7 +26,7 @@ const SLACK: Duration = Duration::from_millis(10);
 
 /// The connection thread's view of its socket. See the [module docs](self).
 pub struct Stream {
-    socket: Arc<TcpStream>,
+    socket: Arc<Conn>,
     outlet: Arc<Outlet>,
     /// When the current read must give up (`None`: wait as long as it takes).
     deadline: Option<Instant>,
@@ -36,12 +36,12 @@ pub struct Stream {
 
 impl Stream {
     /// A stream reading `socket` and writing through `outlet`.
-    pub fn new(socket: Arc<TcpStream>, outlet: Arc<Outlet>) -> Stream {
+    pub fn new(socket: Arc<Conn>, outlet: Arc<Outlet>) -> Stream {
         Stream { socket, outlet, deadline: None, armed: None }
     }
 
     /// The socket, e.g. to shut it down.
-    pub fn socket(&self) -> &Arc<TcpStream> {
+    pub fn socket(&self) -> &Arc<Conn> {
         &self.socket
     }
 
@@ -91,7 +91,7 @@ impl Read for Stream {
                 },
             };
             self.arm(wanted)?;
-            match (&*self.socket).read(buf) {
+            match self.socket.read(buf) {
                 // A signal, or a debugger that stopped the process: go on
                 // waiting, for what is left of the deadline.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
