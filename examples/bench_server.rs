@@ -41,6 +41,7 @@ fn main() -> std::io::Result<()> {
         .heartbeat(ping, ping * 3)
         .max_clients(env("MAX_CLIENTS", 20_000))
         .tls_from_env()? // TLS_CERT and TLS_KEY: the same over https and wss
+        .redis_from_env() // REDIS_URL: one node of a cluster (chapter 17)
         .bind(("127.0.0.1", port))?;
 
     server.on_connection(|socket| {

@@ -127,6 +127,7 @@ pub fn bind(addr: impl ToSocketAddrs) -> std::io::Result<Server> {
         .page("/client", include_str!("client/index.html"))
         .connection_state_recovery(RECOVERY, true)
         .tls_from_env()? // TLS_CERT and TLS_KEY (PEM files): https and wss
+        .redis_from_env() // REDIS_URL: chat across servers (chapter 17)
         .bind(addr)?;
     let chat = Chat::default();
     server.on_connection(move |socket| on_connection(&chat, socket));

@@ -46,7 +46,8 @@ fn main() -> std::io::Result<()> {
         .allow_origin("http://127.0.0.1:5500")
         .allow_origin(&format!("http://localhost:{port}"))
         .allow_origin(&format!("http://127.0.0.1:{port}"));
-    let server = with_client_page(builder).tls_from_env()?.bind(("127.0.0.1", port))?;
+    // TLS_CERT/TLS_KEY: https and wss; REDIS_URL: one node of a cluster (chapter 17).
+    let server = with_client_page(builder).tls_from_env()?.redis_from_env().bind(("127.0.0.1", port))?;
 
     // Let's explore the socket connection properties and deep-dive into it.
     server.on_connection(|socket| {

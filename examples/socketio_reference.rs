@@ -31,7 +31,8 @@ fn main() -> std::io::Result<()> {
         .expect("logger");
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
 
-    let server = builder().tls_from_env()?.bind(("127.0.0.1", port))?;
+    // TLS_CERT/TLS_KEY: https and wss; REDIS_URL: one node of a cluster (chapter 17).
+    let server = builder().tls_from_env()?.redis_from_env().bind(("127.0.0.1", port))?;
     install(&server);
 
     // The first line on stdout tells a test harness where we listen.

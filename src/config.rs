@@ -69,6 +69,9 @@ pub struct Config {
     /// rebinds its own DNS name to this server's address sends its own name,
     /// and would otherwise pass the same-origin check.
     pub allowed_hosts: HostPolicy,
+    /// The cluster over Redis this server joins, when it joins one
+    /// (`ServerBuilder::redis`; chapter 17).
+    pub cluster: Option<crate::cluster::ClusterConfig>,
     /// The socket.io endpoint's own settings.
     pub socketio: SocketIoConfig,
     /// Connection state recovery (off by default): a client whose
@@ -146,6 +149,7 @@ impl Default for Config {
             origins: OriginPolicy::default(),
             allowed_hosts: HostPolicy::default(),
             socketio: SocketIoConfig::default(),
+            cluster: None,
             recovery: None,
         }
     }

@@ -108,11 +108,9 @@ pub(crate) fn run_websocket(socket: Conn, rest: Vec<u8>, info: SocketInfo, ctx: 
         restored: held,
     };
     let socket = Socket::new(parts);
-    if let Some(pid) = socket.pid() {
-        // Recovery: the client learns its ids before anything else.
-        outlet.push(&json_session_frame(socket.sid(), pid, socket.recovered()));
-    }
-    ctx.io.send(Command::Register(socket.clone(), replay));
+    // Recovery: the client learns its ids before anything else.
+    let greeting = socket.pid().map(|pid| json_session_frame(socket.sid(), pid, socket.recovered()));
+    ctx.io.register(socket.clone(), replay, greeting);
     if ctx.is_stopping() {
         // The hub may have stopped before it read our Open: close ourselves.
         outlet.close(1001, "server shutting down", false);

@@ -167,6 +167,16 @@ impl Context {
         self.engineio.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The names of the namespaces registered so far (`/` always among them).
+    pub fn namespace_names(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.namespaces.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        if !names.iter().any(|n| n == "/") {
+            names.push("/".to_string());
+        }
+        names
+    }
+
     /// The connection handler of a namespace: `Some(handler)` if the
     /// namespace exists (`/` always does, even with no handler yet; a
     /// dynamic namespace's child exists once its matcher accepts the name).

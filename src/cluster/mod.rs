@@ -46,6 +46,7 @@ mod subscriber;
 pub mod wire;
 
 use std::io;
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -160,10 +161,12 @@ pub struct Cluster {
     specific_response_channel: bool,
     /// The publisher's queue; dropping it stops the thread after it
     /// published what was queued.
-    jobs: Option<Sender<Job>>,
+    jobs: Mutex<Option<Sender<Job>>>,
     /// Orders for the subscriber; dropping it stops the thread.
-    control: Option<Sender<Control>>,
-    threads: Vec<JoinHandle<()>>,
+    control: Mutex<Option<Sender<Control>>>,
+    /// Behind locks so that a shared `Cluster` (the hub and every `Io`
+    /// hold one) can still be shut down once, by whoever stops the server.
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Cluster {
@@ -224,9 +227,9 @@ impl Cluster {
             uid,
             prefix: config.prefix,
             specific_response_channel: config.specific_response_channel,
-            jobs: Some(jobs),
-            control: Some(control),
-            threads,
+            jobs: Mutex::new(Some(jobs)),
+            control: Mutex::new(Some(control)),
+            threads: Mutex::new(threads),
         })
     }
 
@@ -243,7 +246,7 @@ impl Cluster {
     /// Subscribes to one more namespace (a namespace created at run time);
     /// [`Event::Subscribed`] follows once it is done.
     pub fn add_namespace(&self, nsp: &str) {
-        if let Some(control) = &self.control {
+        if let Some(control) = &*lock(&self.control) {
             let _ = control.send(Control::AddNamespace(self.channels(nsp)));
         }
     }
@@ -297,7 +300,8 @@ impl Cluster {
     }
 
     fn queue(&self, job: Job) -> bool {
-        let Some(jobs) = &self.jobs else { return false };
+        let jobs = lock(&self.jobs);
+        let Some(jobs) = &*jobs else { return false };
         match jobs.try_send(job) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
@@ -310,24 +314,32 @@ impl Cluster {
 
     /// Stops both threads and waits for them: the publisher first publishes
     /// what is still queued (if Redis is there), the subscriber unsubscribes.
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        self.jobs = None;
-        self.control = None;
+    /// Later calls, and publishing afterwards, do nothing.
+    pub fn shutdown(&self) {
+        lock(&self.jobs).take();
+        lock(&self.control).take();
         // The subscriber first: it holds a sender of the publisher's queue
         // too, and the publisher ends when the last one is gone.
-        for thread in self.threads.drain(..) {
+        let threads = std::mem::take(&mut *lock(&self.threads));
+        for thread in threads {
             let _ = thread.join();
         }
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("uid", &self.uid).field("prefix", &self.prefix).finish()
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
-        self.stop();
+        self.shutdown();
     }
 }
 

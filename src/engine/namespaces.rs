@@ -20,10 +20,10 @@ use tungstenite::Message;
 use super::client::{parse_error, send, Client, SessionEnd};
 use crate::context::Context;
 use crate::hub::socket::Parts;
-use crate::hub::{Command, Credits, Outlet, Socket, SocketInfo};
+use crate::hub::{Credits, Outlet, Socket, SocketInfo};
 use crate::wire::engineio::Packet;
 use crate::wire::socketio::{self, Assembler, Kind};
-use crate::wire::Wire;
+use crate::wire::{Encoded, Wire};
 
 /// One client's namespace sockets and the binary attachments still to
 /// come for its last packet.
@@ -188,8 +188,8 @@ impl Namespaces {
         }
         ids.push('}');
         let accepted = format!("{}{ids}", socketio::header(Kind::Connect, 0, &nsp, None));
-        send(outlet, Packet::Message(accepted).to_message());
-        ctx.io.send(Command::Register(socket.clone(), replay));
+        let greeting = Encoded::new(vec![Packet::Message(accepted).to_message()]);
+        ctx.io.register(socket.clone(), replay, Some(greeting));
         let how = if socket.recovered() { "recovered" } else { "joined" };
         log::info!("socket {id}: {how} namespace {nsp:?} as {} (conn {})", socket.sid(), outlet.id);
         self.sockets.insert(nsp, socket.clone());

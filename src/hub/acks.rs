@@ -116,12 +116,18 @@ pub struct BroadcastAcks {
     /// The ids of the sockets that did not answer within the timeout (they
     /// may have left meanwhile). Empty when everyone answered.
     pub missing: Vec<String>,
+    /// With a cluster: the answers of the other servers' clients (the
+    /// adapter carries no socket id with them), in the order they came.
+    pub remote: Vec<Value>,
+    /// With a cluster: how many of the other servers' clients did not
+    /// answer in time (or whose server did not say how many it asked).
+    pub remote_missing: usize,
 }
 
 impl BroadcastAcks {
     /// True when every client answered in time.
     pub fn is_complete(&self) -> bool {
-        self.missing.is_empty()
+        self.missing.is_empty() && self.remote_missing == 0
     }
 }
 
@@ -151,12 +157,25 @@ struct State {
     waiting: Vec<(String, Socket, u64)>,
     /// The hub has asked everyone it will ask.
     counted: bool,
+    /// Other servers that have not said yet how many clients they asked.
+    nodes_left: usize,
+    /// How many of their clients' answers to wait for, and those come.
+    remote_expected: usize,
+    remote: Vec<Value>,
     done: Option<Done>,
 }
 
 impl Collector {
     pub fn new(done: impl FnOnce(BroadcastAcks) + Send + 'static) -> Arc<Collector> {
-        let state = State { replies: Vec::new(), waiting: Vec::new(), counted: false, done: Some(Box::new(done)) };
+        let state = State {
+            replies: Vec::new(),
+            waiting: Vec::new(),
+            counted: false,
+            nodes_left: 0,
+            remote_expected: 0,
+            remote: Vec::new(),
+            done: Some(Box::new(done)),
+        };
         Arc::new(Collector { state: Mutex::new(state) })
     }
 
@@ -187,7 +206,38 @@ impl Collector {
     pub fn counted(&self) -> bool {
         let mut state = self.lock();
         state.counted = true;
-        state.waiting.is_empty() && state.done.is_some()
+        state.all_in()
+    }
+
+    /// With a cluster: `nodes` other servers will each say how many of their
+    /// clients they asked (before the hub asks its own).
+    pub fn expect_nodes(&self, nodes: usize) {
+        self.lock().nodes_left = nodes;
+    }
+
+    /// One other server asked `clients` of its clients. True when nothing
+    /// is left to wait for: the caller finishes (off the hub thread).
+    pub fn node_count(&self, clients: usize) -> bool {
+        let mut state = self.lock();
+        state.nodes_left = state.nodes_left.saturating_sub(1);
+        state.remote_expected += clients;
+        state.all_in()
+    }
+
+    /// Some servers never said how many they asked: stop waiting for them.
+    /// True when nothing else is left to wait for.
+    pub fn nodes_gave_up(&self) -> bool {
+        let mut state = self.lock();
+        state.nodes_left = 0;
+        state.all_in()
+    }
+
+    /// One of another server's clients answered. True when it was the last
+    /// answer waited for.
+    pub fn remote_answer(&self, data: Value) -> bool {
+        let mut state = self.lock();
+        state.remote.push(data);
+        state.all_in()
     }
 
     /// `sid` answered. Completes the collection if it was the last one.
@@ -197,13 +247,14 @@ impl Collector {
             let Some(at) = state.waiting.iter().position(|(s, _, _)| s == sid) else { return };
             state.waiting.swap_remove(at);
             state.replies.push((sid.to_string(), data));
-            if !(state.counted && state.waiting.is_empty()) {
+            if !state.all_in() {
                 return;
             }
-            state.done.take().map(|done| (done, std::mem::take(&mut state.replies)))
+            let remote = std::mem::take(&mut state.remote);
+            state.done.take().map(|done| (done, std::mem::take(&mut state.replies), remote))
         };
-        if let Some((done, replies)) = done {
-            done(BroadcastAcks { replies, missing: Vec::new() });
+        if let Some((done, replies, remote)) = done {
+            done(BroadcastAcks { replies, missing: Vec::new(), remote, remote_missing: 0 });
         }
     }
 
@@ -214,14 +265,27 @@ impl Collector {
             let mut state = self.lock();
             let Some(done) = state.done.take() else { return };
             let waiting = std::mem::take(&mut state.waiting);
-            (done, std::mem::take(&mut state.replies), waiting)
+            let remote = std::mem::take(&mut state.remote);
+            let remote_missing = state.remote_expected.saturating_sub(remote.len()) + state.nodes_left;
+            (done, std::mem::take(&mut state.replies), waiting, remote, remote_missing)
         };
-        let (done, replies, waiting) = taken;
+        let (done, replies, waiting, remote, remote_missing) = taken;
         let mut missing = BTreeSet::new();
         for (sid, socket, id) in waiting {
             socket.forget_ack(id);
             missing.insert(sid);
         }
-        done(BroadcastAcks { replies, missing: missing.into_iter().collect() });
+        done(BroadcastAcks { replies, missing: missing.into_iter().collect(), remote, remote_missing });
+    }
+}
+
+impl State {
+    /// Every answer waited for has come (and the callback has not run).
+    fn all_in(&self) -> bool {
+        self.done.is_some()
+            && self.counted
+            && self.waiting.is_empty()
+            && self.nodes_left == 0
+            && self.remote.len() >= self.remote_expected
     }
 }

@@ -25,6 +25,9 @@ impl Hub {
     /// Writes a run of broadcasts (one or more, in the order they came;
     /// only the last may be volatile, see `apply_run`).
     pub(super) fn emit_run(&mut self, run: &[Broadcast]) {
+        // The other servers of a cluster get each one too (not the ones
+        // that came from them).
+        run.iter().for_each(|broadcast| self.publish(broadcast));
         if let [broadcast] = run {
             return self.emit(broadcast, None);
         }

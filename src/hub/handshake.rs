@@ -42,6 +42,33 @@ pub struct Handshake {
 }
 
 impl Handshake {
+    /// A handshake as another server describes it (a `fetchSockets` answer
+    /// over Redis, from wshub or Node): read leniently, since Node's may
+    /// hold arrays where wshub has strings (repeated headers) or miss
+    /// fields; what cannot be read is left empty.
+    pub(crate) fn from_json(value: &Value) -> Handshake {
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        let map = |key: &str| -> BTreeMap<String, String> {
+            value[key].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), text(v))).collect()).unwrap_or_default()
+        };
+        Handshake {
+            headers: map("headers"),
+            time: text(&value["time"]),
+            address: text(&value["address"]),
+            xdomain: value["xdomain"].as_bool().unwrap_or(false),
+            secure: value["secure"].as_bool().unwrap_or(false),
+            issued: value["issued"].as_u64().unwrap_or(0),
+            url: text(&value["url"]),
+            query: map("query"),
+            auth: value.get("auth").cloned().unwrap_or(Value::Null),
+        }
+    }
+
     /// The handshake of a socket that connected with `info` and `auth`.
     pub(crate) fn of(info: &SocketInfo, auth: &Value, secure: bool) -> Handshake {
         let mut headers: BTreeMap<String, String> = BTreeMap::new();

@@ -21,7 +21,7 @@
 //! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
@@ -31,9 +31,12 @@ use serde_json::Value;
 
 use super::acks::{BroadcastAcks, Collector};
 use super::handshake::Handshake;
+use super::node::REQUEST_TIMEOUT;
 use super::recovery::RecoveryStats;
+use super::server_side::{ServerReply, ServerSide};
 use super::socket::Socket;
-use super::{on_hub_thread, Broadcast, Command, Envelope, Flags, Restored, Selection, Timers};
+use super::{on_hub_thread, Answers, Broadcast, Command, Envelope, Flags, Restored, Selection, Timers};
+use crate::cluster::{Cluster, RemoteSocket};
 use crate::wire::{payload, Outgoing};
 
 /// How long a broadcast with acks waits when no [`To::timeout`] was set.
@@ -57,6 +60,11 @@ pub struct Io {
     /// A client's handle (a [`Socket`]'s): how many of its commands may
     /// wait for the hub at once. `None` for other threads.
     credits: Option<Arc<Credits>>,
+    /// The cluster, once the server runs with one: operations that wait for
+    /// the other servers first ask how many there are.
+    cluster: Arc<OnceLock<Arc<Cluster>>>,
+    /// Handlers of the other servers' server-side events.
+    server_side: Arc<ServerSide>,
 }
 
 /// How many of one client's commands may wait for the hub at once. A client
@@ -92,7 +100,50 @@ impl Credits {
 
 impl Io {
     pub(crate) fn new(hub: Sender<Envelope>, clients: Arc<AtomicUsize>, keeps_sessions: bool) -> Io {
-        Io { hub, clients, nsp: Arc::from("/"), timers: Arc::default(), keeps_sessions, credits: None }
+        let (timers, cluster, server_side) = (Arc::default(), Arc::default(), Arc::default());
+        Io { hub, clients, nsp: Arc::from("/"), timers, keeps_sessions, credits: None, cluster, server_side }
+    }
+
+    /// The server runs in `cluster` from now on.
+    pub(crate) fn set_cluster(&self, cluster: Arc<Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    pub(crate) fn server_side(&self) -> &Arc<ServerSide> {
+        &self.server_side
+    }
+
+    /// How many other servers listen to namespace `nsp` (0 alone, or when
+    /// Redis does not answer within the request timeout). Waits for Redis:
+    /// asked on the caller's thread, never on the hub's.
+    fn other_servers(&self, nsp: &str) -> usize {
+        let Some(cluster) = self.cluster.get() else { return 0 };
+        let count = cluster.server_count(nsp).recv_timeout(REQUEST_TIMEOUT).ok().flatten();
+        count.map_or(0, |servers| servers.saturating_sub(1))
+    }
+
+    /// How many servers share this one's namespace: 1 alone, or every node
+    /// of the cluster (this one included).
+    pub fn server_count(&self) -> usize {
+        self.other_servers(&self.nsp) + 1
+    }
+
+    /// Every room of this namespace with a socket in it, on every server
+    /// (socket.io's `adapter.allRooms()`; each socket's own id is a room).
+    pub fn all_rooms(&self) -> Vec<String> {
+        let (nsp, others) = (self.nsp.to_string(), self.other_servers(&self.nsp));
+        self.ask(|reply| Command::AllRooms(nsp, others, reply)).unwrap_or_default()
+    }
+
+    /// Calls `handler` for each server-side event `event` another server of
+    /// the cluster sends to this namespace (socket.io's `io.on(event, …)`
+    /// for `serverSideEmit`), on the `timers` thread, with the event's data
+    /// and the way to answer, when the sender waits for answers.
+    pub fn on_server_side<F>(&self, event: &str, handler: F)
+    where
+        F: Fn(Value, ServerReply) + Send + Sync + 'static,
+    {
+        self.server_side.set(&self.nsp, event, Arc::new(handler));
     }
 
     /// The same hub, emitting to socket.io namespace `nsp` (e.g. `/admin`).
@@ -138,6 +189,12 @@ impl Io {
         self.all().volatile()
     }
 
+    /// Every client of this server only, not the other servers' of a
+    /// cluster (socket.io's `io.local`).
+    pub fn local(&self) -> To<'_> {
+        self.all().local()
+    }
+
     /// Every client, with a timeout for [`To::emit_with_ack`].
     pub fn timeout(&self, timeout: Duration) -> To<'_> {
         self.all().timeout(timeout)
@@ -181,7 +238,9 @@ impl Io {
         F: FnOnce(Vec<Value>) + Send + 'static,
     {
         let Ok(data) = payload(&data) else { return };
-        self.send(Command::ServerSideEmit(self.nsp.to_string(), event.to_string(), data, Some(Box::new(callback))));
+        let others = self.other_servers(&self.nsp);
+        let answers = Some((others, Box::new(callback) as Answers));
+        self.send(Command::ServerSideEmit(self.nsp.to_string(), event.to_string(), data, answers));
     }
 
     /// What connection state recovery holds now (all zero when it is off).
@@ -208,7 +267,16 @@ impl Io {
         }
         let (tx, rx) = bounded(1);
         self.send(question(tx));
-        rx.recv().ok()
+        // The hub answers within microseconds, or within the cluster's
+        // request timeout when other servers are asked. A question sent in
+        // the instant the hub stops could be left unread: never wait forever.
+        rx.recv_timeout(REQUEST_TIMEOUT * 3).ok()
+    }
+
+    /// Registers `socket` with the hub, which writes `greeting` to it first
+    /// (and what recovery replays), and waits until that is done.
+    pub(crate) fn register(&self, socket: Socket, replay: Option<u64>, greeting: Option<crate::wire::Encoded>) {
+        let _ = self.ask(|done| Command::Register(socket, replay, greeting, done));
     }
 
     /// Recovery: the session a reconnecting client names, if it can be resumed.
@@ -333,6 +401,13 @@ impl To<'_> {
         self
     }
 
+    /// For this server's clients only, not the other servers' of a cluster
+    /// (socket.io's `local` flag).
+    pub fn local(mut self) -> Self {
+        self.flags.local = true;
+        self
+    }
+
     /// How long [`emit_with_ack`](Self::emit_with_ack) waits for answers
     /// (default [`DEFAULT_ACK_TIMEOUT`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -378,7 +453,8 @@ impl To<'_> {
         let timed = collector.clone();
         self.io.timers.schedule(Instant::now() + timeout, Box::new(move || timed.finish()));
         let broadcast = Broadcast { select: self.selection(), flags: self.flags, event };
-        self.io.send(Command::EmitWithAck(broadcast, collector));
+        let others = if self.flags.local { 0 } else { self.io.other_servers(&self.io.nsp) };
+        self.io.send(Command::EmitWithAck(broadcast, collector, others, timeout));
     }
     // ANCHOR_END: emit_with_ack
 
@@ -387,8 +463,10 @@ impl To<'_> {
     /// hub's answer (never call it from an `on_any_outgoing` listener).
     pub fn fetch_sockets(&self) -> Vec<FetchedSocket> {
         let select = self.selection();
-        let sockets = self.io.ask(|reply| Command::Fetch(select, reply)).unwrap_or_default();
-        sockets.into_iter().map(|socket| FetchedSocket::local(socket, self.io)).collect()
+        let others = if self.flags.local { 0 } else { self.io.other_servers(&select.nsp) };
+        let fetched = self.io.ask(|reply| Command::Fetch(select, others, reply)).unwrap_or_default();
+        let local = fetched.local.into_iter().map(|socket| FetchedSocket::local(socket, self.io));
+        local.chain(fetched.remote.into_iter().map(|socket| FetchedSocket::remote(socket, self.io))).collect()
     }
 
     /// The selected sockets join `rooms` (socket.io's `socketsJoin`).
@@ -407,7 +485,7 @@ impl To<'_> {
     /// run on this thread.
     pub fn disconnect_sockets(&self, close: bool) {
         let select = self.selection();
-        for socket in self.io.ask(|reply| Command::Disconnect(select, reply)).unwrap_or_default() {
+        for socket in self.io.ask(|reply| Command::Disconnect(select, close, reply)).unwrap_or_default() {
             if close {
                 socket.close();
             } else {
@@ -446,6 +524,18 @@ impl FetchedSocket {
             data: socket.data_json(),
             io: io.of(socket.namespace()),
             socket: Some(socket),
+        }
+    }
+
+    /// A socket of another server, from its `fetchSockets` answer.
+    fn remote(socket: RemoteSocket, io: &Io) -> FetchedSocket {
+        FetchedSocket {
+            handshake: Handshake::from_json(&socket.handshake),
+            id: socket.id,
+            rooms: socket.rooms,
+            data: socket.data,
+            io: io.clone(),
+            socket: None,
         }
     }
 

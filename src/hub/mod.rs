@@ -36,9 +36,11 @@ pub mod acks;
 mod fanout;
 pub mod handshake;
 pub mod io;
+mod node;
 pub mod outlet;
 pub mod recovery;
 mod rooms;
+pub mod server_side;
 pub mod socket;
 mod timers;
 
@@ -61,8 +63,10 @@ pub use acks::{Ack, AckError, BroadcastAcks};
 pub use handshake::Handshake;
 pub(crate) use io::Credits;
 pub use io::{FetchedSocket, Io, To};
+pub use node::Fetched;
 pub use outlet::{ConnId, Outlet};
 pub use recovery::{RecoveryConfig, RecoveryStats};
+pub use server_side::{ServerReply, ServerSideHandler};
 pub use socket::{Socket, SocketInfo, Verdict};
 pub(crate) use timers::Timers;
 
@@ -104,6 +108,10 @@ pub struct Flags {
     /// Dropped for a client that cannot take it now (its socket has a
     /// backlog, or no long-poll waits), and never logged for recovery.
     pub volatile: bool,
+    /// For this server's clients only (socket.io's `local`): not published
+    /// to the other servers of a cluster. A broadcast that came from one
+    /// of them has it.
+    pub local: bool,
 }
 
 /// An event for the sockets a [`Selection`] names.
@@ -144,8 +152,13 @@ pub enum Command {
     /// A socket joined a namespace, in the rooms it holds (its own id's at
     /// least): it gets broadcasts from now on. With `Some(offset)` it is a
     /// recovered socket: the logged packets after `offset` that it missed
-    /// are written to it first, in order.
-    Register(Socket, Option<u64>),
+    /// are written to it first, in order. Before those, the hub writes the
+    /// frames the client gets first (its CONNECT answer, the `/ws` session
+    /// frame): so that a client that has them is in the hub already, and a
+    /// broadcast sent after it saw them reaches it. The hub then answers on
+    /// the channel: the socket's thread waits for that before it runs the
+    /// connection handler, whose emits must come after all that.
+    Register(Socket, Option<u64>, Option<Encoded>, Sender<()>),
     /// That socket left; `true`: for a reason its client may recover from.
     Unregister(SocketId, bool),
     /// Put a socket in a room.
@@ -154,16 +167,19 @@ pub enum Command {
     Leave(SocketId, String),
     /// Send an event to every socket the selection names.
     Emit(Broadcast),
-    /// The same, asking each socket for an ack, collected by the collector.
-    EmitWithAck(Broadcast, Arc<Collector>),
+    /// The same, asking each socket for an ack, collected by the collector;
+    /// with a cluster, asking the clients of this many other servers too,
+    /// who have this long to answer.
+    EmitWithAck(Broadcast, Arc<Collector>, usize, Duration),
     /// Write one socket's own frames, in line with its broadcasts (when
     /// recovery is on, a socket writes everything through the hub, so that
     /// the log's order is the order its client sees). `true`: volatile.
     Write(SocketId, Encoded, bool),
     /// Close one `/ws` socket's connection, after what was written before.
     Close(SocketId, u16, String),
-    /// The selected sockets of this server (`fetch_sockets`).
-    Fetch(Selection, Sender<Vec<Socket>>),
+    /// The selected sockets (`fetch_sockets`): this server's, and with a
+    /// cluster those of this many other servers.
+    Fetch(Selection, usize, Sender<Fetched>),
     /// The selected sockets join these rooms (`sockets_join`).
     AddRooms(Selection, Vec<String>),
     /// The selected sockets leave these rooms (`sockets_leave`).
@@ -171,12 +187,20 @@ pub enum Command {
     /// The selected sockets, for the caller to disconnect
     /// (`disconnect_sockets`): their `on_disconnect` handlers are the
     /// application's code, which never runs on the hub thread.
-    Disconnect(Selection, Sender<Vec<Socket>>),
+    /// With `true`, whole connections close; other servers do the same
+    /// with theirs.
+    Disconnect(Selection, bool, Sender<Vec<Socket>>),
     /// An event for the other servers of a cluster (`server_side_emit`):
-    /// namespace, event, data, and what to call with their answers. Alone,
-    /// there is nobody to tell: the answers are none, at once (on the
-    /// `timers` thread: the callback is the application's).
-    ServerSideEmit(String, String, Payload, Option<Answers>),
+    /// namespace, event, data, and how many servers' answers to wait for
+    /// and what to call with them. Alone, there is nobody to tell: the
+    /// answers are none, at once (on the `timers` thread: the callback is
+    /// the application's).
+    ServerSideEmit(String, String, Payload, Option<(usize, Answers)>),
+    /// Every room of a namespace (`all_rooms`): this server's, and with a
+    /// cluster those of this many other servers.
+    AllRooms(String, usize, Sender<Vec<String>>),
+    /// What the `redis-sub` thread read from the other servers.
+    Cluster(crate::cluster::Event),
     /// Recovery: the session `pid` of namespace `nsp` for a client that
     /// saw `offset` last, if it can be resumed (taken from the held
     /// sessions, or from a socket still connected with that pid, which
@@ -202,19 +226,21 @@ impl fmt::Debug for Command {
         match self {
             Command::Open(outlet) => write!(f, "Open({})", outlet.id),
             Command::Gone(id) => write!(f, "Gone({id})"),
-            Command::Register(socket, replay) => write!(f, "Register({}, {replay:?})", socket.id()),
+            Command::Register(socket, replay, ..) => write!(f, "Register({}, {replay:?})", socket.id()),
             Command::Unregister(id, keep) => write!(f, "Unregister({id}, {keep})"),
             Command::Join(id, room) => write!(f, "Join({id}, {room:?})"),
             Command::Leave(id, room) => write!(f, "Leave({id}, {room:?})"),
             Command::Emit(b) => write!(f, "Emit({b:?})"),
-            Command::EmitWithAck(b, _) => write!(f, "EmitWithAck({b:?})"),
+            Command::EmitWithAck(b, _, others, _) => write!(f, "EmitWithAck({b:?}, others: {others})"),
             Command::Write(id, _, volatile) => write!(f, "Write({id}, volatile: {volatile})"),
             Command::Close(id, code, _) => write!(f, "Close({id}, {code})"),
-            Command::Fetch(s, _) => write!(f, "Fetch({s:?})"),
+            Command::Fetch(s, others, _) => write!(f, "Fetch({s:?}, others: {others})"),
             Command::AddRooms(s, rooms) => write!(f, "AddRooms({s:?}, {rooms:?})"),
             Command::DelRooms(s, rooms) => write!(f, "DelRooms({s:?}, {rooms:?})"),
-            Command::Disconnect(s, _) => write!(f, "Disconnect({s:?})"),
+            Command::Disconnect(s, close, _) => write!(f, "Disconnect({s:?}, close: {close})"),
             Command::ServerSideEmit(nsp, event, _, _) => write!(f, "ServerSideEmit({nsp:?}, {event:?})"),
+            Command::AllRooms(nsp, others, _) => write!(f, "AllRooms({nsp:?}, others: {others})"),
+            Command::Cluster(event) => write!(f, "Cluster({event:?})"),
             Command::Restore { nsp, .. } => write!(f, "Restore({nsp:?})"),
             Command::Stats(_) => write!(f, "Stats"),
             Command::Shutdown => write!(f, "Shutdown"),
@@ -286,6 +312,23 @@ struct Hub {
     /// Where a broadcast with acks that reached nobody is finished (its
     /// callback is the application's, and never runs here).
     timers: Arc<Timers>,
+    /// This server as a node of a cluster, when there is one (`node.rs`).
+    node: Option<node::Node>,
+    /// The handlers of server-side events from the other nodes.
+    server_side: Arc<server_side::ServerSide>,
+}
+
+/// What the hub thread starts with, besides its two channels.
+pub(crate) struct Setup {
+    /// The hub keeps it up to date: how many sockets are connected.
+    pub clients: Arc<AtomicUsize>,
+    pub timeouts: Timeouts,
+    pub recovery: Option<RecoveryConfig>,
+    pub timers: Arc<Timers>,
+    /// The cluster over Redis, when there is one, and the namespaces it
+    /// listens to from the start.
+    pub cluster: Option<(Arc<crate::cluster::Cluster>, Vec<String>)>,
+    pub server_side: Arc<server_side::ServerSide>,
 }
 
 /// A close to time out.
@@ -313,15 +356,9 @@ impl Ord for Deadline {
 /// for it (`notices`: a backlog to drain, a close to time out), sweep what
 /// recovery no longer needs, until `Shutdown` has closed every connection
 /// or every sender is gone.
-pub(crate) fn run(
-    commands: Receiver<Envelope>,
-    notices: Receiver<Arc<Outlet>>,
-    clients: Arc<AtomicUsize>,
-    timeouts: Timeouts,
-    recovery: Option<RecoveryConfig>,
-    timers: Arc<Timers>,
-) {
+pub(crate) fn run(commands: Receiver<Envelope>, notices: Receiver<Arc<Outlet>>, setup: Setup) {
     ON_HUB.with(|on| on.set(true));
+    let Setup { clients, timeouts, recovery, timers, cluster, server_side } = setup;
     let mut hub = Hub {
         timeouts,
         outlets: HashMap::new(),
@@ -334,6 +371,8 @@ pub(crate) fn run(
         stopping: false,
         recovery: recovery.map(Recovery::new),
         timers,
+        node: cluster.map(|(cluster, namespaces)| node::Node::new(cluster, namespaces)),
+        server_side,
     };
     loop {
         // Sleep until a command, a notice, or the next backlog retry, close
@@ -404,17 +443,20 @@ impl Hub {
                 self.outlets.remove(&id);
                 self.draining.remove(&id);
             }
-            Command::Register(socket, replay) => self.register(socket, replay),
+            Command::Register(socket, replay, greeting, registered) => {
+                self.subscribe(socket.namespace());
+                if let Some(greeting) = greeting {
+                    socket.outlet().push(&greeting);
+                }
+                self.register(socket, replay);
+                let _ = registered.send(());
+            }
             Command::Unregister(id, keep) => self.remove(id, keep),
             Command::Join(id, room) => self.join(id, room),
             Command::Leave(id, room) => self.leave(id, &room),
-            Command::Emit(broadcast) => self.emit(&broadcast, None),
-            Command::EmitWithAck(broadcast, collector) => {
-                self.emit(&broadcast, Some(&collector));
-                if collector.counted() {
-                    // Nobody to wait for: done, but not on this thread.
-                    self.timers.schedule(Instant::now(), Box::new(move || collector.finish()));
-                }
+            Command::Emit(broadcast) => self.emit_run(&[broadcast]),
+            Command::EmitWithAck(broadcast, collector, others, timeout) => {
+                self.emit_with_ack(broadcast, collector, others, timeout)
             }
             Command::Write(id, frames, volatile) => {
                 if let Some(member) = self.members.get(&id) {
@@ -426,35 +468,14 @@ impl Hub {
                     member.socket.outlet().close(code, &reason, false);
                 }
             }
-            Command::Fetch(select, reply) => {
-                let sockets = self.select(&select).into_iter().map(|m| m.socket.clone()).collect();
-                let _ = reply.send(sockets);
-            }
-            Command::AddRooms(select, rooms) => {
-                for id in self.select_ids(&select) {
-                    for room in &rooms {
-                        self.join(id, room.clone());
-                    }
-                }
-            }
-            Command::DelRooms(select, rooms) => {
-                for id in self.select_ids(&select) {
-                    for room in &rooms {
-                        self.leave(id, room);
-                    }
-                }
-            }
-            Command::Disconnect(select, reply) => {
-                let sockets = self.select(&select).into_iter().map(|m| m.socket.clone()).collect();
-                let _ = reply.send(sockets);
-            }
-            Command::ServerSideEmit(nsp, event, _, answers) => {
-                // Alone, no other server hears it (a server never gets its own).
-                log::debug!("server_side_emit {event:?} in {nsp:?}: no other servers");
-                if let Some(answers) = answers {
-                    self.timers.schedule(Instant::now(), Box::new(move || answers(Vec::new())));
-                }
-            }
+            // The operations on selections span every server of a cluster (node.rs).
+            Command::Fetch(select, others, reply) => self.fetch(select, others, reply),
+            Command::AddRooms(select, rooms) => self.add_rooms(select, rooms),
+            Command::DelRooms(select, rooms) => self.del_rooms(select, rooms),
+            Command::Disconnect(select, close, reply) => self.disconnect(select, close, reply),
+            Command::ServerSideEmit(nsp, event, data, answers) => self.server_side_emit(&nsp, &event, &data, answers),
+            Command::AllRooms(nsp, others, reply) => self.all_rooms(&nsp, others, reply),
+            Command::Cluster(event) => self.on_cluster(event),
             Command::Restore { nsp, pid, offset, reply } => {
                 let restored = self.restore(&nsp, &pid, &offset);
                 let _ = reply.send(restored);
@@ -503,7 +524,8 @@ impl Hub {
         let drain = (!self.draining.is_empty()).then_some(self.drain_at);
         let close = self.closing.peek().map(|Reverse(Deadline(at, _))| *at);
         let sweep = self.recovery.as_ref().and_then(Recovery::next_sweep);
-        [drain, close, sweep].into_iter().flatten().min()
+        let request = self.node.as_ref().and_then(node::Node::next_deadline);
+        [drain, close, sweep, request].into_iter().flatten().min()
     }
 
     /// Retries every backlog, wakes connections whose client did not
@@ -522,6 +544,7 @@ impl Hub {
                 outlet.expire();
             }
         }
+        self.expire_requests(now);
         if let Some(recovery) = self.recovery.as_mut() {
             if recovery.next_sweep().is_some_and(|at| at <= now) {
                 recovery.sweep(now);

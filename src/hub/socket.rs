@@ -311,7 +311,11 @@ impl Socket {
             // room, so that it gets an offset and its place in the log.
             let select =
                 Selection { nsp: self.namespace().to_string(), rooms: vec![self.sid().to_string()], except: vec![] };
-            self.inner.io.send(Command::Emit(Broadcast { select, flags: Flags { volatile }, event: out }));
+            self.inner.io.send(Command::Emit(Broadcast {
+                select,
+                flags: Flags { volatile, local: false },
+                event: out,
+            }));
             return;
         }
         self.deliver_with(&out, volatile);

@@ -275,6 +275,35 @@ impl ServerBuilder {
         Ok(self.tls(read(&cert, "TLS_CERT")?, read(&key, "TLS_KEY")?))
     }
 
+    /// Joins the cluster of servers that share the Redis at `url` (e.g.
+    /// `redis://127.0.0.1:6379/`), speaking the wire format of Node's
+    /// `@socket.io/redis-adapter`: broadcasts, rooms and the operations on
+    /// selections reach the clients of every server, wshub or Node. Redis
+    /// unreachable is not an error: the server serves its own clients, and
+    /// joins when Redis answers (chapter 17).
+    pub fn redis(mut self, url: &str) -> Self {
+        self.config.cluster = Some(crate::cluster::ClusterConfig::new(url));
+        self
+    }
+
+    /// The channel prefix of the cluster (default `socket.io`, Node's `key`):
+    /// only servers with the same prefix see each other. Needs [`redis`](Self::redis).
+    pub fn redis_prefix(mut self, prefix: &str) -> Self {
+        if let Some(cluster) = self.config.cluster.as_mut() {
+            cluster.prefix = prefix.to_string();
+        }
+        self
+    }
+
+    /// [`redis`](Self::redis) with the URL in the environment variable
+    /// `REDIS_URL`, when it is set (the examples use it).
+    pub fn redis_from_env(self) -> Self {
+        match std::env::var("REDIS_URL") {
+            Ok(url) if !url.is_empty() => self.redis(&url),
+            _ => self,
+        }
+    }
+
     /// Binds the listening socket. Nothing is accepted until `run` or `spawn`.
     pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Server> {
         self.files.resolve()?;

@@ -28,7 +28,7 @@ pub use dynamic::DynamicNamespace;
 
 use crate::context::Context;
 use crate::engine::{Engine, EngineSocket};
-use crate::hub::{self, Envelope, Io, Outlet, Socket, SocketInfo, Timeouts};
+use crate::hub::{self, Command, Envelope, Io, Outlet, Socket, SocketInfo, Timeouts};
 use crate::{Result, Value};
 
 /// A bound server. Register `on_connection`, then `run()` or `spawn()`.
@@ -166,14 +166,29 @@ impl Server {
         // instead of piling up until the bounded queue blocks their senders.
         let Server { listener, local_addr, ctx, hub_rx, notices_rx, clients, signals } = self;
         let timeouts = Timeouts { slow_client: ctx.config.slow_client_timeout, close: ctx.config.close_timeout };
-        let (recovery, timers) = (ctx.config.recovery, ctx.io.timers().clone());
-        let hub = thread::Builder::new()
-            .name("hub".into())
-            .spawn(move || hub::run(hub_rx, notices_rx, clients, timeouts, recovery, timers))?;
+        let cluster = match &ctx.config.cluster {
+            Some(config) => Some(join_cluster(config, &ctx)?),
+            None => None,
+        };
+        let setup = hub::Setup {
+            clients,
+            timeouts,
+            recovery: ctx.config.recovery,
+            timers: ctx.io.timers().clone(),
+            cluster: cluster.clone().map(|cluster| (cluster, ctx.namespace_names())),
+            server_side: ctx.io.server_side().clone(),
+        };
+        let hub = thread::Builder::new().name("hub".into()).spawn(move || hub::run(hub_rx, notices_rx, setup))?;
         let engine = Engine::start(ctx.clone())?;
         log::info!("listening on {local_addr}");
         listener::accept_loop(&listener, &ctx, &engine);
         let _ = hub.join();
+        if let Some(cluster) = cluster {
+            // After the hub: what it published is sent, and the `redis-sub`
+            // thread, which may wait for room in the hub's queue, is woken
+            // by that queue's end.
+            cluster.shutdown();
+        }
         if let Some(watch) = signals.into_inner().unwrap_or_else(|e| e.into_inner()) {
             watch.finish();
         }
@@ -192,6 +207,22 @@ impl Server {
         Ok(ServerHandle { local_addr, io, ctx, thread: Some(thread) })
     }
 }
+
+// ANCHOR: join_cluster
+/// Starts the `redis-sub` and `redis-pub` threads: what the other servers
+/// publish comes to the hub as commands, like everything else.
+fn join_cluster(config: &crate::cluster::ClusterConfig, ctx: &Arc<Context>) -> Result<Arc<crate::cluster::Cluster>> {
+    let io = ctx.io.clone();
+    // The namespaces known now; the hub subscribes to others as sockets join them.
+    let names = ctx.namespace_names();
+    let namespaces: Vec<&str> = names.iter().map(String::as_str).collect();
+    let cluster =
+        crate::cluster::Cluster::start(config.clone(), &namespaces, move |event| io.send(Command::Cluster(event)))?;
+    let cluster = Arc::new(cluster);
+    ctx.io.set_cluster(cluster.clone());
+    Ok(cluster)
+}
+// ANCHOR_END: join_cluster
 
 /// A socket.io namespace of a [`Server`] (from [`Server::of`]).
 pub struct Namespace<'a> {

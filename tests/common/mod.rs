@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod node_node;
 pub mod redis_server;
 
 use std::io::{Read, Write};
