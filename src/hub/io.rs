@@ -105,6 +105,7 @@ impl Io {
         }
     }
 
+    // ANCHOR: send
     /// Sends a command to the hub; after shutdown it is dropped. A client's
     /// handle first takes one of its credits, waiting while all are out.
     pub(crate) fn send(&self, command: Command) {
@@ -117,6 +118,7 @@ impl Io {
             log::debug!("the hub has stopped (server shut down); command dropped");
         }
     }
+    // ANCHOR_END: send
 }
 
 /// The clients of one room, chosen with [`Io::to`] or [`Socket::to`](crate::Socket::to).
