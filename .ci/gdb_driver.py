@@ -29,7 +29,7 @@ import gdb
 
 spec = json.load(open(os.environ["GDB_SESSION"]))
 PORT = spec["port"]
-STEP_TIMEOUT = float(os.environ.get("GDB_STEP_TIMEOUT", "60"))
+STEP_TIMEOUT = float(os.environ.get("GDB_STEP_TIMEOUT", "30"))
 RESUMING = {"run", "r", "start", "continue", "c", "next", "n", "step", "s", "finish", "fin", "until", "u", "advance"}
 
 
@@ -182,6 +182,7 @@ for i, step in enumerate(steps):
     done.set()
     if timed_out:
         say(f"@@timeout: `{command}` did not come back within {STEP_TIMEOUT:.0f} s")
+        break  # the session drifted: what follows would only wait again
     if step.get("probe"):
         for helper in helpers:
             helper.join(30)

@@ -34,6 +34,7 @@ the session's example (a function renamed, made generic or inlined away fails he
     python3 .ci/gdb_sessions.py docs/05-events.md   # one chapter
     KEEP=1 python3 .ci/gdb_sessions.py ...          # keep the logs in $TMPDIR/wshub-gdb/
     GDB_SHOW=1 python3 .ci/gdb_sessions.py docs/05-events.md   # print what gdb said, to paste
+    GDB_BLESS=1 python3 .ci/gdb_sessions.py                    # code moved: rewrite the numbers
 
 It expects the examples to be built (`cargo build --examples`: .ci/gdb.sh does it).
 """
@@ -63,6 +64,10 @@ NOISE = (
 RESUMING = {"run", "r", "continue", "c"}
 # GDB_SHOW=1: print what gdb said for every command, as a session to paste into the chapter.
 SHOW = os.environ.get("GDB_SHOW") == "1"
+# GDB_BLESS=1: where a line differs only in its numbers (the code moved: `file.rs:N`, a source
+# line's number), or has no `…` and fits once numbers may differ, rewrite it in the chapter.
+BLESS = os.environ.get("GDB_BLESS") == "1"
+BLESSED = {}
 
 
 class SessionError(Exception):
@@ -85,8 +90,9 @@ def fences(text):
     return out
 
 
-def parse_session(lines, where):
-    """The program, its arguments, and the steps of one session block."""
+def parse_session(lines, where, first=0):
+    """The program, its arguments, and the steps of one session block (`first`: the
+    index of its first line in the chapter, kept with each expected line for GDB_BLESS)."""
     if not lines or not lines[0].startswith("$ rust-gdb "):
         raise SessionError(f"{where}: a session starts with `$ rust-gdb … target/debug/examples/NAME`")
     words = lines[0][2:].split()[1:]
@@ -100,7 +106,7 @@ def parse_session(lines, where):
     steps = []
     for n, line in enumerate(lines[1:], start=2):
         if line.startswith("(gdb) "):
-            steps.append({"command": line[6:].strip(), "clients": [], "expected": []})
+            steps.append({"command": line[6:].strip(), "clients": [], "expected": [], "at": []})
         elif not steps:
             if line.strip():
                 raise SessionError(f"{where}, line {n}: output before the first `(gdb)` command")
@@ -112,6 +118,8 @@ def parse_session(lines, where):
             steps[-1]["clients"][-1]["input"].append(line[2:])
         else:
             steps[-1]["expected"].append(line)
+            if line.strip():
+                steps[-1]["at"].append(first + n - 1)
     if not steps or steps[-1]["command"] not in ("continue", "c"):
         raise SessionError(f"{where}: a session ends with `(gdb) continue`")
     for step in steps:
@@ -127,7 +135,7 @@ def sessions_of(chapter):
     found = []
     for info, first, lines in fences(text):
         if info == TAG:
-            found.append((f"{chapter}:{first}", lines))
+            found.append((f"{chapter}:{first}", lines, first))
     return text, found
 
 
@@ -149,10 +157,15 @@ def pattern(line):
     return re.compile("^" + ".*".join(parts) + "$")
 
 
-def matches(expected, actual):
-    """Does `actual` (lines) fit `expected` (lines, `…` wildcards)? Returns (ok, how far expected got)."""
-    wanted = [None if line.strip() == "…" else pattern(line) for line in expected if line.strip()]
-    got = [normalise(line) for line in actual if not is_noise(line)]
+def relaxed(line):
+    """`pattern(line)`, but any number may differ (for GDB_BLESS: code that moved)."""
+    parts = [re.sub(r"\\?\d+", r"\\d+", re.escape(p)) for p in normalise(line).split("…")]
+    return re.compile("^" + ".*".join(parts) + "$")
+
+
+def align(wanted, got):
+    """Fits `got` (normalised lines) to `wanted` (patterns; None: any lines). Returns
+    (pairs of (wanted index, got index) of a fit, or None; how far `wanted` got)."""
     memo, best = {}, [0]
 
     def fit(i, j):
@@ -160,16 +173,52 @@ def matches(expected, actual):
         if key in memo:
             return memo[key]
         best[0] = max(best[0], i)
+        result = None
         if i == len(wanted):
-            result = j == len(got)
+            result = [] if j == len(got) else None
         elif wanted[i] is None:
-            result = any(fit(i + 1, k) for k in range(j, len(got) + 1))
-        else:
-            result = j < len(got) and bool(wanted[i].match(got[j])) and fit(i + 1, j + 1)
+            for k in range(j, len(got) + 1):
+                rest = fit(i + 1, k)
+                if rest is not None:
+                    result = rest
+                    break
+        elif j < len(got) and wanted[i].match(got[j]):
+            rest = fit(i + 1, j + 1)
+            result = None if rest is None else [(i, j)] + rest
         memo[key] = result
         return result
 
-    return fit(0, 0), best[0], [line for line in expected if line.strip()], got
+    return fit(0, 0), best[0]
+
+
+def matches(expected, actual):
+    """Does `actual` (lines) fit `expected` (lines, `…` wildcards)? Returns (ok, how far
+    expected got, the expected lines, the actual lines normalised, and the edits that
+    GDB_BLESS would make: {index in expected: new line})."""
+    lines = [line for line in expected if line.strip()]
+    raw = [line for line in actual if not is_noise(line)]
+    got = [normalise(line) for line in raw]
+    pairs, reached = align([None if line.strip() == "…" else pattern(line) for line in lines], got)
+    edits = {}
+    if pairs is None:
+        loose, _ = align([None if line.strip() == "…" else relaxed(line) for line in lines], got)
+        for i, j in loose or []:
+            if not pattern(lines[i]).match(got[j]):
+                edits[i] = bless_line(lines[i], raw[j])
+    return pairs is not None, reached, lines, got, edits
+
+
+def bless_line(expected, actual):
+    """`expected` with the numbers that moved taken from `actual`: the whole line when it
+    has no `…`, else only line numbers (`file.rs:N`, `line N.`, a source line's `N<tab>`)."""
+    if "…" not in expected:
+        return actual.rstrip()
+    for number in (r"(\.rs:)(\d+)", r"(, line )(\d+)", r"^(\s*)(\d+)(?=\t)"):
+        found = [m.group(2) for m in re.finditer(number, actual)]
+        if found:
+            values = iter(found)
+            expected = re.sub(number, lambda m: m.group(1) + next(values, m.group(2)), expected)
+    return expected
 
 
 def free_port():
@@ -242,7 +291,11 @@ def run_session(where, program, args, steps, workdir):
             # The interrupt that ends a serving example is ours, not the chapter's.
             cut = next((k for k, line in enumerate(block) if "received signal SIGINT" in line), len(block))
             block = block[:cut]
-        ok, reached, wanted, got = matches(step["expected"], block)
+        ok, reached, wanted, got, edits = matches(step["expected"], block)
+        if BLESS and not ok and edits:
+            for i, line in edits.items():
+                BLESSED.setdefault(where.rsplit(":", 1)[0], {})[step["at"][i]] = line
+            continue
         for note in notes:
             if not note.startswith("@@probe ok"):
                 problems.append(f"`(gdb) {step['command']}`: {note[2:]}")
@@ -307,8 +360,8 @@ def main():
             text, found = sessions_of(chapter)
             if not found:
                 raise SessionError(f"{chapter}: no ```{TAG} block (each chapter shows its debugger session)")
-            for where, lines in found:
-                program, args, steps = parse_session(lines, where)
+            for where, lines, first in found:
+                program, args, steps = parse_session(lines, where, first)
                 problems = run_session(where, program, args, steps, workdir)
                 stops = sum(1 for s in steps for line in s["expected"] if "hit Breakpoint" in line)
                 if problems and SHOW:
@@ -321,18 +374,28 @@ def main():
                         print("    " + problem.replace("\n", "\n    "))
                 else:
                     passed += 1
-                    print(f"gdb: ok {where}: {len(steps)} commands, {stops} stops, {program} {' '.join(args)}".rstrip())
+                    stopped = f"{stops} stop" + ("" if stops == 1 else "s")
+                    print(f"gdb: ok {where}: {len(steps)} commands, {stopped}, {program} {' '.join(args)}".rstrip())
             program = parse_session(found[0][1], found[0][0])[0]
-            unresolved = resolve(program, step_spans(text))
+            named = step_spans(text)
+            unresolved = resolve(program, named)
             if unresolved:
                 failed += 1
                 for symbol in unresolved:
                     print(f"gdb: FAILED {chapter}: `break {symbol}` does not resolve in {program}")
             else:
                 passed += 1
+                print(f"gdb: ok {chapter}: the {len(named)} functions its prose names resolve in {program}")
         except SessionError as e:
             failed += 1
             print(f"gdb: FAILED {e}")
+    for chapter, edits in BLESSED.items():
+        path = os.path.join(ROOT, chapter)
+        lines = open(path).read().split("\n")
+        for index, line in edits.items():
+            lines[index] = line
+        open(path, "w").write("\n".join(lines))
+        print(f"gdb: blessed {len(edits)} line(s) of {chapter}; read the diff, then run again")
     if not os.environ.get("KEEP") and failed == 0:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"gdb: {passed} passed, {failed} failed")

@@ -288,7 +288,8 @@ fn enclosing_fn(source: &str, line: usize) -> Option<String> {
 /// Debugger sessions quoted in the docs (```text blocks) still fit the code:
 /// every frame in wshub's own files names the function that the line is in,
 /// and every source line gdb printed (`270\t    let reply = …`) is that line
-/// of the file now. When code moves, refresh the session (chapter 10 says how).
+/// of the file now. When code moves, refresh the session (chapter 10 says how:
+/// `GDB_BLESS=1 .ci/gdb.sh`).
 #[test]
 fn gdb_sessions_match_the_source() {
     let mut problems = Vec::new();
@@ -328,7 +329,9 @@ fn gdb_sessions_match_the_source() {
     }
     assert!(
         problems.is_empty(),
-        "{} debugger line(s) no longer fit the source; run the session again and paste it:\n{}",
+        "{} debugger line(s) no longer fit the source; `GDB_BLESS=1 .ci/gdb.sh` rewrites the line \
+         numbers that moved (then read the diff), `GDB_SHOW=1 .ci/gdb.sh docs/NN-topic.md` prints \
+         what gdb says now:\n{}",
         problems.len(),
         problems.join("\n")
     );
@@ -544,7 +547,7 @@ fn every_chapter_has_a_gdb_session_with_the_functions_it_names() {
                     problems.push(format!("{chapter}: a session starts with `$ rust-gdb … target/debug/examples/NAME`"))
                 }
             }
-            let last = session.lines().filter(|l| l.starts_with("(gdb) ")).last().unwrap_or_default();
+            let last = session.lines().rfind(|l| l.starts_with("(gdb) ")).unwrap_or_default();
             if last.trim() != "(gdb) continue" {
                 problems.push(format!("{chapter}: a session ends with `(gdb) continue`, not `{last}`"));
             }
