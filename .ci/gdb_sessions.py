@@ -96,8 +96,10 @@ def parse_session(lines, where, first=0):
     if not lines or not lines[0].startswith("$ rust-gdb "):
         raise SessionError(f"{where}: a session starts with `$ rust-gdb … target/debug/examples/NAME`")
     words = lines[0][2:].split()[1:]
-    with_args = "--args" in words
-    words = [w for w in words if not w.startswith("-") or w == "--"]
+    options = []
+    while words and words[0].startswith("-"):  # rust-gdb's own options, before the program
+        options.append(words.pop(0))
+    with_args = "--args" in options
     if not words or not words[0].startswith("target/debug/examples/"):
         raise SessionError(f"{where}: the program must be target/debug/examples/NAME")
     program, args = words[0], words[1:]
@@ -280,6 +282,8 @@ def run_session(where, program, args, steps, workdir):
         elif current is not None:
             blocks[current].append(line)
     problems = []
+    if SHOW:
+        print(f"$ rust-gdb -q {'--args ' if args else ''}{program} {' '.join(args)}".rstrip())
     for i, step in enumerate(steps):
         if i not in blocks:
             problems.append(f"`(gdb) {step['command']}` never ran (see {paths['gdb.log']})")
