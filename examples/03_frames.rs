@@ -8,12 +8,15 @@
 //! Nothing to run in a second terminal: the client, the proxy and the server
 //! all live in this process, so the output is in order.
 //!
-//! Step through it: break on `03_frames::decode` (this file) to watch one frame
-//! being taken apart, or on `wshub::connection::Connection::on_bytes`
-//! (src/connection.rs) to see the server's side receive the same bytes.
+//! Step through it: break on `wshub::wire::frame::data_frames` (src/wire/frame.rs)
+//! to see the server write a frame as bytes, on `03_frames::decode` (this file)
+//! to watch the proxy take one apart, and on `wshub::connection::Connection::on_message`
+//! (src/connection.rs) for the message tungstenite read from the socket
+//! (docs/03-frames.md shows the session).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -68,15 +71,23 @@ fn main() -> std::io::Result<()> {
     handle.shutdown()
 }
 
-/// Accepts one client, connects it to `server`, and dumps both directions.
+/// Accepts one client, connects it to `server`, and dumps both directions:
+/// thread `proxy` copies server → client, thread `proxy-up` client → server.
 fn start_proxy(server: SocketAddr) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     thread::Builder::new().name("proxy".into()).spawn(move || {
         let (client, _) = listener.accept().expect("proxy accept");
+        // `proxy-up` starts before the server sees a connection, so that a
+        // debugger always lists the threads in one order: proxy, proxy-up, conn-1.
+        let (upstream_tx, upstream_rx) = mpsc::channel::<TcpStream>();
+        let from_client = client.try_clone().unwrap();
+        thread::Builder::new()
+            .name("proxy-up".into())
+            .spawn(move || relay(from_client, upstream_rx.recv().expect("the upstream socket"), "client → server"))
+            .expect("proxy-up thread");
         let upstream = TcpStream::connect(server).expect("proxy connect");
-        let (c2, u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-        thread::spawn(move || relay(c2, u2, "client → server"));
+        upstream_tx.send(upstream.try_clone().unwrap()).expect("proxy-up is waiting");
         relay(upstream, client, "server → client");
     })?;
     Ok(addr)

@@ -9,8 +9,9 @@
 //! ```sh
 //! ps -L -o tid,comm -p "$(pgrep -n 04_threads)"
 //! ```
-//! Step through it: break on `wshub::connection::serve` (src/connection.rs):
-//! every hit is a new `conn-N` thread; `info threads` in gdb lists them all.
+//! Step through it: break on `wshub::front::serve` (src/front.rs): every hit
+//! is a new `conn-N` thread at its first line; `info threads` in gdb lists
+//! them all (docs/04-threads.md shows the session).
 
 use std::thread;
 use std::time::Duration;
@@ -28,7 +29,7 @@ fn main() -> std::io::Result<()> {
     show_threads("before the server starts (only main)");
 
     let handle = server.spawn()?;
-    wait_for_threads(3);
+    wait_for_threads(4);
     show_threads("server started: listener, hub, engine-timers");
 
     let url = format!("ws://{}/ws", handle.local_addr);
@@ -37,7 +38,7 @@ fn main() -> std::io::Result<()> {
         let (ws, _) = tungstenite::connect(&url).map_err(std::io::Error::other)?;
         clients.push(ws);
     }
-    wait_for_threads(7);
+    wait_for_threads(6);
     show_threads("two clients connected: one conn-N for each");
 
     for ws in &mut clients {
@@ -67,7 +68,7 @@ fn show_threads(moment: &str) {
 
 /// Threads start and stop asynchronously: wait (200 tries, 10 ms apart) until
 /// there are `count` of them, each with its own name. A new thread starts
-/// with the name of the thread that spawned it (`conn-1-rx` is `conn-1` for a
+/// with the name of the thread that spawned it (`conn-2` is `listener` for a
 /// moment) and names itself as it begins to run, so a count alone would
 /// sometimes show a name twice. The tries are counted, not timed: a debugger
 /// holding the process costs none of them.

@@ -8,17 +8,18 @@
 //! ```
 //! Nothing to run in a second terminal: both clients live in this process.
 //!
-//! Step through it: break on `wshub::connection::Connection::on_heartbeat`
-//! (src/connection.rs): it fires every 500 ms per client; the silent client
-//! is closed on the first tick after 1.5 s without a byte from it.
+//! Step through it: break on `wshub::hub::outlet::Outlet::close`
+//! (src/hub/outlet.rs), where every Close the server sends begins: first on
+//! `conn-1`, whose read deadline found its ping unanswered (`on_deadline`,
+//! 1001 "heartbeat timeout"), then on the `hub` at shutdown (1001 "server
+//! shutting down"). docs/08-heartbeats.md shows the session.
 //!
 //! This example is about time, so a debugger changes what it prints: the
 //! server measures silence by the clock, which goes on while the process is
-//! stopped. Hold it at a breakpoint for more than 1.5 s and, on `continue`,
-//! the healthy client may be closed as silent too (its pong is waiting, unread,
-//! when the tick finds 1.5 s gone); the `t=` times grow by the pause, and the
-//! silent client's buffer holds fewer pings. Stops shorter than half a second
-//! change nothing.
+//! stopped. The `t=` times grow by the pause and the silent client's buffer
+//! holds fewer pings. The live client is still there after a stop of any
+//! length, since the wait for a pong is counted from the ping, unless the
+//! stop fell between a ping and the reading of its pong (docs/08-heartbeats.md).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -11,7 +11,9 @@
 //! cargo run --example client -- ws://127.0.0.1:3000/ws
 //! ```
 //! Step through it: break on `09_ticker::run_ticker` (this file) to see the
-//! push leave the ticker thread, then on `wshub::io::Io::send` (src/io.rs).
+//! push leave the ticker thread, then on `wshub::hub::io::Io::send`
+//! (src/hub/io.rs) and `wshub::hub::Hub::emit` (docs/09-real-time-data.md
+//! shows the session).
 
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

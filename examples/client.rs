@@ -25,12 +25,13 @@
 //! Step through it: break on `client::handle_frame` (this file) to see each server push arrive.
 //!
 //! # Why a read timeout here, when the server avoids them
-//! One `WebSocket` must be read and written by the same thread (see `src/reader.rs`). This thread
+//! One `WebSocket` must be read and written by the same thread (docs/04-threads.md). This thread
 //! owns it; a second thread only reads stdin and passes lines through a channel. The socket is
 //! read with a short timeout, and each time it has nothing to say the thread sends the lines typed
 //! meanwhile. For one connection and a human typing, 20 wake-ups a second cost nothing; the
-//! server, with thousands of idle clients, uses a reader thread per socket instead. A debugger
-//! stopping this process interrupts that read (`EINTR`); the loop treats it like a timeout.
+//! server, with thousands of idle clients, reads each socket up to that client's next deadline
+//! and lets every other thread write through the client's outlet instead. A debugger stopping
+//! this process interrupts that read (`EINTR`); the loop treats it like a timeout.
 
 use std::io::{self, BufRead, Write};
 use std::net::TcpStream;

@@ -183,6 +183,7 @@ impl Connection {
         }
     }
 
+    // ANCHOR: deadline
     /// When this thread must wake even if the client says nothing: the next
     /// ping, the end of the wait for its answer, or (closing) the end of our
     /// wait for its Close.
@@ -214,6 +215,7 @@ impl Connection {
     fn pong_wait(&self) -> Duration {
         self.idle_timeout.saturating_sub(self.ping_interval).max(Duration::from_millis(1))
     }
+    // ANCHOR_END: deadline
 
     /// One complete message from the client.
     // ANCHOR: on_message

@@ -13,10 +13,17 @@
 //!   in `docs/README.md` lists every chapter, and every chapter has the
 //!   sections a reader relies on.
 //! - `.vscode/launch.json` has one debug configuration per example.
+//! - Every chapter shows its debugger session in a ```text,gdb-session block,
+//!   which `.ci/gdb.sh` runs under rust-gdb and compares with what gdb says;
+//!   here, every function the "Step through it" prose names appears in it.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+/// The info string of a chapter's debugger session: shown to the reader as
+/// text, run by `.ci/gdb.sh` (see `.ci/gdb_sessions.py` for its syntax).
+const GDB_SESSION: &str = "text,gdb-session";
 
 /// The sections every chapter has, in this order.
 const SECTIONS: [&str; 6] =
@@ -271,7 +278,7 @@ fn enclosing_fn(source: &str, line: usize) -> Option<String> {
             let is_item = prefix.is_empty()
                 || prefix
                     .split_whitespace()
-                    .all(|w| ["pub", "pub(crate)", "const", "unsafe", "async", "extern"].contains(&w));
+                    .all(|w| ["pub", "pub(crate)", "pub(super)", "const", "unsafe", "async", "extern"].contains(&w));
             let name: String = after.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
             (is_item && !name.is_empty()).then_some(name)
         })
@@ -281,7 +288,8 @@ fn enclosing_fn(source: &str, line: usize) -> Option<String> {
 /// Debugger sessions quoted in the docs (```text blocks) still fit the code:
 /// every frame in wshub's own files names the function that the line is in,
 /// and every source line gdb printed (`270\t    let reply = …`) is that line
-/// of the file now. When code moves, refresh the session (chapter 10 says how).
+/// of the file now. When code moves, refresh the session (chapter 10 says how:
+/// `GDB_BLESS=1 .ci/gdb.sh`).
 #[test]
 fn gdb_sessions_match_the_source() {
     let mut problems = Vec::new();
@@ -289,7 +297,7 @@ fn gdb_sessions_match_the_source() {
         let text = read(&file);
         let lines: Vec<&str> = text.lines().collect();
         for fence in fences(&lines) {
-            if fence.info != "text" {
+            if fence.info != "text" && fence.info != GDB_SESSION {
                 continue;
             }
             let mut last_place: Option<(String, usize)> = None;
@@ -321,7 +329,9 @@ fn gdb_sessions_match_the_source() {
     }
     assert!(
         problems.is_empty(),
-        "{} debugger line(s) no longer fit the source; run the session again and paste it:\n{}",
+        "{} debugger line(s) no longer fit the source; `GDB_BLESS=1 .ci/gdb.sh` rewrites the line \
+         numbers that moved (then read the diff), `GDB_SHOW=1 .ci/gdb.sh docs/NN-topic.md` prints \
+         what gdb says now:\n{}",
         problems.len(),
         problems.join("\n")
     );
@@ -384,10 +394,26 @@ fn check_function(symbol: &str, at: &str, problems: &mut Vec<String>) {
         problems.push(format!("{at}: `{symbol}`: {file} does not exist"));
         return;
     }
-    let source = read(&file);
     let function = rest[rest.len() - 1];
-    let has_fn = [format!("fn {function}("), format!("fn {function}<")].iter().any(|f| source.contains(f.as_str()));
-    if !has_fn {
+    let has_fn = |source: &str| {
+        [format!("fn {function}("), format!("fn {function}<")].iter().any(|f| source.contains(f.as_str()))
+    };
+    // A method may be written in a child module's file (`impl Hub` in
+    // `src/hub/fanout.rs`): gdb names it after its type, `wshub::hub::Hub::emit`.
+    let mut source = read(&file);
+    if !has_fn(&source) && rest.len() > 1 && file.ends_with("/mod.rs") {
+        let folder = root().join(file.trim_end_matches("mod.rs"));
+        let owner = rest[rest.len() - 2];
+        let children = fs::read_dir(folder).into_iter().flatten().flatten().map(|e| e.path());
+        let child = children
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+            .filter_map(|p| fs::read_to_string(p).ok())
+            .find(|text| has_fn(text) && text.contains(&format!("impl {owner} ")));
+        if let Some(child) = child {
+            source = child;
+        }
+    }
+    if !has_fn(&source) {
         problems.push(format!("{at}: `{symbol}`: no `fn {function}` in {file}"));
     }
     for owner in &rest[..rest.len() - 1] {
@@ -484,6 +510,62 @@ fn every_chapter_has_the_sections() {
         let step = step.split("\n## ").next().unwrap_or_default();
         if !step.lines().any(|l| code_spans(l).iter().any(|s| s.contains("::"))) {
             problems.push(format!("{chapter}: \"Step through it\" names no function (`module::function`)"));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// Every chapter has a debugger session (a ```text,gdb-session block) that
+/// starts an example that exists and ends with `continue`, and every
+/// function its "Step through it" prose names (`module::function`) appears
+/// in one of its sessions: the prose cannot name a stop the session, which
+/// `.ci/gdb.sh` runs, does not make.
+#[test]
+fn every_chapter_has_a_gdb_session_with_the_functions_it_names() {
+    let mut problems = Vec::new();
+    for chapter in chapters() {
+        let text = read(&chapter);
+        let lines: Vec<&str> = text.lines().collect();
+        let sessions: Vec<String> = fences(&lines)
+            .into_iter()
+            .filter(|f| f.info == GDB_SESSION)
+            .map(|f| lines[f.open + 1..f.close].join("\n"))
+            .collect();
+        if sessions.is_empty() {
+            problems.push(format!("{chapter}: no ```{GDB_SESSION} block (\"Step through it\" shows its session)"));
+        }
+        for session in &sessions {
+            let first = session.lines().next().unwrap_or_default();
+            let program = first.split_whitespace().find_map(|w| w.strip_prefix("target/debug/examples/"));
+            match program {
+                Some(name) if first.starts_with("$ rust-gdb ") => {
+                    if !exists(&format!("examples/{name}.rs")) && !exists(&format!("examples/{name}/main.rs")) {
+                        problems.push(format!("{chapter}: the session runs examples/{name}, which does not exist"));
+                    }
+                }
+                _ => {
+                    problems.push(format!("{chapter}: a session starts with `$ rust-gdb … target/debug/examples/NAME`"))
+                }
+            }
+            let last = session.lines().rfind(|l| l.starts_with("(gdb) ")).unwrap_or_default();
+            if last.trim() != "(gdb) continue" {
+                problems.push(format!("{chapter}: a session ends with `(gdb) continue`, not `{last}`"));
+            }
+        }
+        let step = text.split("## Step through it").nth(1).unwrap_or_default();
+        let step = step.split("\n## ").next().unwrap_or_default();
+        let step_lines: Vec<&str> = step.lines().collect();
+        let in_fence: BTreeSet<usize> = fences(&step_lines).iter().flat_map(|f| f.open..=f.close).collect();
+        for (n, line) in step_lines.iter().enumerate().filter(|(n, _)| !in_fence.contains(n)) {
+            for span in code_spans(line) {
+                if span.contains("::") && !span.contains([' ', '<', '(']) && !sessions.iter().any(|s| s.contains(span))
+                {
+                    problems.push(format!(
+                        "{chapter}: \"Step through it\" names `{span}` (line {}), which its gdb session never shows",
+                        n + 1
+                    ));
+                }
+            }
         }
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));

@@ -294,6 +294,7 @@ impl Io {
         &self.timers
     }
 
+    // ANCHOR: send
     /// Sends a command to the hub; after shutdown it is dropped. A client's
     /// handle first takes one of its credits, waiting while all are out. On
     /// the hub thread itself (a listener's emit) it never waits: a full
@@ -317,6 +318,7 @@ impl Io {
             log::debug!("the hub has stopped (server shut down); command dropped");
         }
     }
+    // ANCHOR_END: send
 }
 
 /// Rooms as one name or several: `"a"`, `String`, `["a", "b"]`, `vec![..]`.

@@ -271,6 +271,7 @@ impl Outlet {
         Ok(bytes.len())
     }
 
+    // ANCHOR: close
     /// Starts the close handshake with `code` (the first Close wins; later
     /// calls do nothing). Over WebSocket the Close frame goes behind what
     /// waits, unless `discard` drops the waiting frames first (a client too
@@ -301,6 +302,7 @@ impl Outlet {
         // The watcher times the close out (WebSocket) or ends the session (polling).
         self.settle(inner, Written::Backlogged);
     }
+    // ANCHOR_END: close
 
     /// The client sent Close first: from now on only tungstenite's reply
     /// goes out.

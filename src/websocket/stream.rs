@@ -105,6 +105,7 @@ impl Read for Stream {
 }
 // ANCHOR_END: read
 
+// ANCHOR: write
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.outlet.write_own(buf)
@@ -114,3 +115,4 @@ impl Write for Stream {
         Ok(()) // every write went to the kernel or to the backlog already
     }
 }
+// ANCHOR_END: write

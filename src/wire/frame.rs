@@ -21,6 +21,7 @@ use tungstenite::{Bytes, Message};
 /// two of which are the code (RFC 6455 §5.5).
 pub const MAX_CLOSE_REASON: usize = 123;
 
+// ANCHOR: data_frames
 /// The frames of `messages` (text and binary), one after another in one
 /// buffer: written as one unit, so nothing can come between them.
 pub fn data_frames(messages: &[Message]) -> Bytes {
@@ -36,6 +37,7 @@ pub fn data_frames(messages: &[Message]) -> Bytes {
     }
     Bytes::from(out)
 }
+// ANCHOR_END: data_frames
 
 /// A Ping frame with an empty payload.
 pub fn ping_frame() -> Bytes {
