@@ -52,12 +52,15 @@
 //!
 //! [`cluster`] stands beside all of this: several servers as one over Redis,
 //! in the wire format of Node's `@socket.io/redis-adapter`, so wshub and Node
-//! socket.io nodes can share rooms and broadcasts.
+//! socket.io nodes can share rooms and broadcasts. It knows Redis and the
+//! adapter's bytes, not the hub; the hub's side of it, what is published and
+//! what comes back, is `hub::node` (chapter 17).
 //!
 //! [`config`] holds every limit and timeout with its default and the reason
 //! for it. Threads: `listener`, `hub`, `engine-timers`, one `conn-N` per
-//! connection, `timers` once an ack is given a timeout, and `signals` after
-//! `stop_on_signals()`; nothing else.
+//! connection, `timers` once an ack is given a timeout, `signals` after
+//! `stop_on_signals()`, and `redis-sub` and `redis-pub` in a cluster; nothing
+//! else.
 
 pub mod cluster;
 pub mod config;
@@ -131,4 +134,6 @@ mod doc_chapters {
     struct SocketIoApi;
     #[doc = include_str!("../docs/15-production.md")]
     struct Ch15;
+    #[doc = include_str!("../docs/17-cluster.md")]
+    struct Ch17;
 }

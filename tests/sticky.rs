@@ -2,7 +2,7 @@
 //! request of a session to reach the node that holds it (sticky sessions).
 //! A polling request that reaches another node gets the answer Node's
 //! socket.io gives (`400 {"code":1,"message":"Session ID unknown"}`), and
-//! nginx configured as `docs/16-cluster.md` shows keeps each client on one
+//! nginx configured as `docs/17-cluster.md` shows keeps each client on one
 //! node, through the polling phase and the upgrade.
 mod common;
 

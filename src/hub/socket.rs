@@ -309,11 +309,13 @@ impl Socket {
         if self.inner.through_hub && ack.is_none() {
             // As Node with recovery on: a broadcast to this socket's own
             // room, so that it gets an offset and its place in the log.
+            // `local`: the socket is here, so no other server of a cluster
+            // needs to hear of it.
             let select =
                 Selection { nsp: self.namespace().to_string(), rooms: vec![self.sid().to_string()], except: vec![] };
             self.inner.io.send(Command::Emit(Broadcast {
                 select,
-                flags: Flags { volatile, local: false },
+                flags: Flags { volatile, local: true },
                 event: out,
             }));
             return;
