@@ -139,9 +139,12 @@ impl Link {
 }
 
 /// Reads and drops bytes until the peer closes or `deadline` passes.
+/// Bounded by time only: a client in the middle of a 16 MiB message it may
+/// not send (1009) must be able to finish sending it and read our Close;
+/// stopping earlier would reset the connection under it.
 fn discard_until_closed(socket: &Conn, deadline: Instant) {
-    let mut sink = [0u8; 1024];
-    for _ in 0..1024 {
+    let mut sink = vec![0u8; 16 * 1024];
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
             return;
