@@ -139,6 +139,7 @@ pub(super) fn upgrade(
                 // Packets still queued for polling go out first, as frames.
                 session.outlet.upgrade(socket.clone(), ctx.hub_notices.clone());
                 link.set_outlet(session.outlet.clone());
+                ctx.io.upgraded(session.outlet.id); // for the admin UI's `socket_updated`
                 probe_outlet.detach(None);
                 log::info!("session {}: upgraded to WebSocket (conn {id})", session.short_sid());
                 return run(link, *session, ctx, engine);

@@ -37,6 +37,7 @@ mod fanout;
 pub mod handshake;
 pub mod io;
 mod node;
+pub mod observe;
 pub mod outlet;
 pub mod recovery;
 mod rooms;
@@ -217,6 +218,8 @@ pub enum Command {
     },
     /// What recovery holds now.
     Stats(Sender<RecoveryStats>),
+    /// Watching the registry (the admin UI): see [`observe`].
+    Observe(observe::Request),
     /// The server is stopping: close everyone with 1001, then exit.
     Shutdown,
 }
@@ -243,6 +246,7 @@ impl fmt::Debug for Command {
             Command::Cluster(event) => write!(f, "Cluster({event:?})"),
             Command::Restore { nsp, .. } => write!(f, "Restore({nsp:?})"),
             Command::Stats(_) => write!(f, "Stats"),
+            Command::Observe(_) => write!(f, "Observe"),
             Command::Shutdown => write!(f, "Shutdown"),
         }
     }
@@ -316,6 +320,8 @@ struct Hub {
     node: Option<node::Node>,
     /// The handlers of server-side events from the other nodes.
     server_side: Arc<server_side::ServerSide>,
+    /// Who watches the registry change (`observe.rs`; the admin UI).
+    observers: Vec<observe::Observer>,
 }
 
 /// What the hub thread starts with, besides its two channels.
@@ -373,6 +379,7 @@ pub(crate) fn run(commands: Receiver<Envelope>, notices: Receiver<Arc<Outlet>>, 
         timers,
         node: cluster.map(|(cluster, namespaces)| node::Node::new(cluster, namespaces)),
         server_side,
+        observers: Vec::new(),
     };
     loop {
         // Sleep until a command, a notice, or the next backlog retry, close
@@ -483,6 +490,7 @@ impl Hub {
             Command::Stats(reply) => {
                 let _ = reply.send(self.recovery.as_ref().map(Recovery::stats).unwrap_or_default());
             }
+            Command::Observe(request) => self.observe(request),
             Command::Shutdown => {
                 // Each Close goes behind what the client was already sent;
                 // clients that never answer are dropped at the close timeout.

@@ -247,7 +247,7 @@ impl Hub {
                         id: m.socket.sid().to_string(),
                         handshake: serde_json::to_value(m.socket.handshake()).unwrap_or_default(),
                         rooms: m.socket.rooms(),
-                        data: m.socket.data_json(),
+                        data: self.remote_data(&m.socket),
                     })
                     .collect();
                 cluster.respond(nsp, from, Response::Fetch { request_id, sockets });

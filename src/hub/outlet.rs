@@ -484,6 +484,16 @@ impl Outlet {
         self.settle(inner, written);
     }
 
+    /// The transport by socket.io's name for it: `websocket` or `polling`
+    /// (`closed` once the connection is over).
+    pub fn transport(&self) -> &'static str {
+        match &self.lock().transport {
+            Transport::WebSocket(_) => "websocket",
+            Transport::Polling(_) => "polling",
+            Transport::Detached => "closed",
+        }
+    }
+
     /// Over polling: true while packets or the close packet wait for the
     /// client's next GET.
     pub fn has_unsent(&self) -> bool {

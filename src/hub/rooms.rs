@@ -34,6 +34,7 @@ impl Hub {
             self.rooms.entry(nsp.clone()).or_default().entry(room.clone()).or_default().insert(id);
         }
         self.sockets_of.entry(socket.outlet().id).or_default().push(id);
+        self.notify(super::observe::Seen::Connected(&socket));
         self.members.insert(id, Member { socket, rooms });
     }
     // ANCHOR_END: register
@@ -51,7 +52,9 @@ impl Hub {
         let nsp = member.socket.namespace().to_string();
         for room in &member.rooms {
             self.leave_room_set(&nsp, id, room);
+            self.notify(super::observe::Seen::Left(&member.socket, room));
         }
+        self.notify(super::observe::Seen::Gone(&member.socket));
         if let (true, Some(recovery), Some(pid)) = (keep, self.recovery.as_mut(), member.socket.pid()) {
             let leaving = Leaving {
                 sid: member.socket.sid().to_string(),
@@ -96,7 +99,11 @@ impl Hub {
             member.socket.note_joined(&room);
             if member.rooms.insert(room.clone()) {
                 let nsp = member.socket.namespace().to_string();
-                self.rooms.entry(nsp).or_default().entry(room).or_default().insert(id);
+                self.rooms.entry(nsp).or_default().entry(room.clone()).or_default().insert(id);
+                if !self.observers.is_empty() {
+                    let socket = member.socket.clone();
+                    self.notify(super::observe::Seen::Joined(&socket, &room));
+                }
             }
         }
     }
@@ -106,7 +113,11 @@ impl Hub {
             member.socket.note_left(room);
             if member.rooms.remove(room) {
                 let nsp = member.socket.namespace().to_string();
+                let socket = (!self.observers.is_empty()).then(|| member.socket.clone());
                 self.leave_room_set(&nsp, id, room);
+                if let Some(socket) = socket {
+                    self.notify(super::observe::Seen::Left(&socket, room));
+                }
             }
         }
     }
