@@ -81,7 +81,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::json;
-use wshub::{Io, Server, Socket, SocketId, Value};
+use wshub::{Io, Server, ServerBuilder, Socket, SocketId, Value};
 
 /// The room everyone starts in.
 pub const LOBBY: &str = "lobby";
@@ -120,18 +120,28 @@ fn main() -> std::io::Result<()> {
 /// Binds the chat server on `addr`, with its pages and its handlers installed.
 /// `run()` it (as `main` does) or `spawn()` it (as the tests do).
 pub fn bind(addr: impl ToSocketAddrs) -> std::io::Result<Server> {
-    let server = Server::builder()
+    let server = builder()?.bind(addr)?;
+    install(&server);
+    Ok(server)
+}
+
+/// The chat's settings and pages, before `bind` (examples/admin.rs adds the
+/// admin UI to them).
+pub fn builder() -> std::io::Result<ServerBuilder> {
+    Ok(Server::builder()
         .page("/", include_str!("chat/index.html"))
         .asset("/chat.js", "text/javascript; charset=utf-8", include_str!("chat/chat.js"))
         .asset("/chat.css", "text/css; charset=utf-8", include_str!("chat/chat.css"))
         .page("/client", include_str!("client/index.html"))
         .connection_state_recovery(RECOVERY, true)
         .tls_from_env()? // TLS_CERT and TLS_KEY (PEM files): https and wss
-        .redis_from_env() // REDIS_URL: chat across servers (chapter 17)
-        .bind(addr)?;
+        .redis_from_env()) // REDIS_URL: chat across servers (chapter 17)
+}
+
+/// The chat's handlers, on a bound server.
+pub fn install(server: &Server) {
     let chat = Chat::default();
     server.on_connection(move |socket| on_connection(&chat, socket));
-    Ok(server)
 }
 
 /// The chat's shared state: who is connected, under which nickname, in which

@@ -62,6 +62,7 @@
 //! `stop_on_signals()`, and `redis-sub` and `redis-pub` in a cluster; nothing
 //! else.
 
+pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod conn;

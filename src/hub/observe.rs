@@ -14,6 +14,8 @@
 //! Everything here goes through one command, [`Command::Observe`], whose
 //! [`Request`] says what is asked: so the hub's loop has one arm for it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crossbeam_channel::Sender;
 use serde_json::{json, Value};
 
@@ -139,19 +141,55 @@ impl Io {
         self.send(Command::Observe(Request::Watch(observer)));
     }
 
-    /// The hub's counts of the moment (`None` once it has stopped).
-    /// Not on the hub thread (it would wait for itself).
+    /// The hub's counts of the moment, once it runs (it may not yet: the
+    /// question waits in its queue); `None` once it has stopped, or was
+    /// dropped without running (the question is dropped unanswered). Not
+    /// on the hub thread, which would wait for itself.
     pub fn counts(&self) -> Option<Counts> {
         if super::on_hub_thread() {
             return None;
         }
         let (reply, counts) = crossbeam_channel::bounded(1);
         self.send(Command::Observe(Request::Counts(reply)));
-        counts.recv_timeout(std::time::Duration::from_secs(5)).ok()
+        counts.recv().ok()
     }
 
     /// The engine moved connection `conn` to WebSocket: observers hear of it.
     pub(crate) fn upgraded(&self, conn: ConnId) {
         self.send(Command::Observe(Request::Upgraded(conn)));
     }
+}
+
+/// What this process wrote to its clients: writes (one per event and
+/// client; a run of broadcasts written to a client together is one) and
+/// their bytes, WebSocket frames or polling packets. Counted in the
+/// outlets, where every write passes, with one relaxed add each; the admin
+/// UI's `packetsOut` and `bytesOut` are the differences between two
+/// readings. Process-wide: every server of the process adds here.
+pub(crate) static SENT: Traffic = Traffic { packets: AtomicU64::new(0), bytes: AtomicU64::new(0) };
+
+/// Two running totals.
+#[derive(Debug)]
+pub struct Traffic {
+    packets: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Traffic {
+    /// Counts `packets` events of `bytes` bytes.
+    pub(crate) fn add(&self, packets: u64, bytes: usize) {
+        self.packets.fetch_add(packets, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// `(packets, bytes)` so far.
+    pub fn totals(&self) -> (u64, u64) {
+        (self.packets.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
+    }
+}
+
+/// Events and bytes this process has written to clients so far (every
+/// server in it together).
+pub fn sent_totals() -> (u64, u64) {
+    SENT.totals()
 }

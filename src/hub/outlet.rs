@@ -522,6 +522,7 @@ impl Inner {
     /// Writes one unit (whole frames) now, or queues it behind the backlog.
     fn write(&mut self, unit: Bytes, limits: Limits) -> Written {
         let Transport::WebSocket(stream) = &self.transport else { return Written::Failed };
+        super::observe::SENT.add(1, unit.len()); // the admin UI's packetsOut / bytesOut
         if !self.backlog.is_empty() {
             let full = self.backlog.len() >= limits.frames || self.backlog_bytes + unit.len() > limits.bytes;
             if full {
@@ -634,6 +635,7 @@ impl Polling {
         }
         self.queue.extend(messages.iter().cloned());
         self.queue_bytes += bytes;
+        super::observe::SENT.add(1, bytes); // the admin UI's packetsOut / bytesOut
         self.flush();
         Written::Sent
     }

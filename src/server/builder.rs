@@ -31,6 +31,8 @@ pub struct ServerBuilder {
     files: StaticDirs,
     /// The certificate chain and the private key (PEM), checked at `bind`.
     tls: Option<TlsPem>,
+    /// The socket.io admin UI's namespace, when it is on.
+    admin: Option<crate::admin::AdminUi>,
 }
 
 /// PEM as given to [`ServerBuilder::tls`]; its `Debug` never shows the key.
@@ -304,6 +306,17 @@ impl ServerBuilder {
         }
     }
 
+    /// Lets the official socket.io admin UI (`@socket.io/admin-ui`) watch and
+    /// manage this server through its namespace (`/admin` by default): every
+    /// socket and room, events in and out, stats every 2 s, and commands
+    /// (emit, join, leave, disconnect) on any selection, across a cluster
+    /// too. Serve the UI itself with [`static_dir`](Self::static_dir)
+    /// (chapter 16). Starts a thread named `admin`.
+    pub fn admin_ui(mut self, ui: crate::admin::AdminUi) -> Self {
+        self.admin = Some(ui);
+        self
+    }
+
     /// Binds the listening socket. Nothing is accepted until `run` or `spawn`.
     pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Server> {
         self.files.resolve()?;
@@ -318,6 +331,10 @@ impl ServerBuilder {
         let clients = Arc::new(AtomicUsize::new(0));
         let io = Io::new(hub_tx, clients.clone(), self.config.recovery.is_some());
         let ctx = Arc::new(Context::new(self.config, tls, self.pages, self.files, io, notices_tx));
-        Ok(Server { listener, local_addr, ctx, hub_rx, notices_rx, clients, signals: Default::default() })
+        let server = Server { listener, local_addr, ctx, hub_rx, notices_rx, clients, signals: Default::default() };
+        if let Some(ui) = self.admin {
+            crate::admin::install(&server, &server.ctx, ui)?;
+        }
+        Ok(server)
     }
 }
