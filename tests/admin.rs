@@ -70,3 +70,42 @@ fn a_hash_that_is_not_bcrypt_is_an_error_at_bind() {
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
     assert!(error.to_string().contains("bcrypt hash"), "{error}");
 }
+
+// The example itself, so that what the browser test runs is what
+// `cargo run --example admin` runs (its `main` is unused here).
+#[path = "../examples/admin.rs"]
+#[allow(dead_code)]
+mod example;
+
+/// Chromium opens `/admin/` of `examples/admin.rs`: the UI (from
+/// `node_modules/@socket.io/admin-ui/ui/dist`, served by `static_dir`)
+/// connects, lists a `/ws` chat client and a socket.io client on its
+/// Sockets page and the chat's room on its Rooms page, and its disconnect
+/// button disconnects the `/ws` client. Screenshots are saved under
+/// `target/screenshots/` (`admin-sockets.png`, `admin-rooms.png`,
+/// `admin-servers.png`, `admin-dashboard.png`).
+#[test]
+fn the_ui_in_chromium() {
+    watchdog(180);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let chromium =
+        std::env::var_os("CHROMIUM").map(std::path::PathBuf::from).unwrap_or_else(|| "/usr/bin/chromium".into());
+    if !node_ready()
+        || !require(&format!("chromium at {}", chromium.display()), chromium.exists())
+        || !require(
+            "node_modules/@socket.io/admin-ui (run `npm ci`)",
+            root.join("node_modules/@socket.io/admin-ui/ui/dist").exists(),
+        )
+        || !require("node_modules/playwright-core (run `npm ci`)", root.join("node_modules/playwright-core").exists())
+    {
+        return;
+    }
+    let server = example::bind(("127.0.0.1", 0), AdminUi::new()).expect("bind").spawn().expect("spawn");
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).parent().expect("target/").join("screenshots");
+    let url = format!("http://{}", server.local_addr);
+    let out = run_node("tests/admin/ui.mjs", &[&url, shots.to_str().expect("a path")]);
+    println!("{out}");
+    assert!(out.contains("checks ok"), "{out}");
+    let shots: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("screenshot: ")).collect();
+    assert!(shots.len() == 4 && shots.iter().all(|p| std::path::Path::new(p).exists()), "{shots:?}");
+}

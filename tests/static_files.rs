@@ -113,3 +113,39 @@ fn a_missing_folder_is_an_error_at_bind() {
         Server::builder().static_dir("/x/", "/definitely/not/here").bind(("127.0.0.1", 0)).err().expect("bind fails");
     assert!(error.to_string().contains("/definitely/not/here"), "{error}");
 }
+
+/// A browser reuses a connection for any path: a file asked for on a
+/// connection whose first request was socket.io's (a long-poll) is not the
+/// engine's to answer. The connection is closed unanswered, as HTTP lets a
+/// server close an idle persistent connection, and the client asks again
+/// on a fresh one, where the file is served.
+#[test]
+fn a_file_after_a_long_poll_on_one_connection() {
+    use std::io::{Read, Write};
+    let site = fixture("static-after-poll");
+    let server = start(Server::builder().static_dir("/site/", &site), |_| {});
+    let addr = server.local_addr;
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    let open = format!("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    tcp.write_all(open.as_bytes()).unwrap();
+    // The handshake's answer, whole (its Content-Length says how long).
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let complete = |a: &[u8]| {
+        let text = String::from_utf8_lossy(a);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else { return false };
+        header(head, "content-length").and_then(|l| l.parse::<usize>().ok()).is_some_and(|l| body.len() >= l)
+    };
+    while !complete(&answer) {
+        let n = tcp.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed before the handshake's answer");
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+    tcp.write_all(format!("GET /site/a.css HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).unwrap();
+    let rest = read_until_eof(&mut tcp);
+    assert!(rest.is_empty(), "the engine answered a file's request: {}", String::from_utf8_lossy(&rest));
+    let (status, _, body) = get(addr, "GET", "/site/a.css", "");
+    assert_eq!((status, body.as_str()), (200, "body{}"));
+}

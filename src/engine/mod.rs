@@ -112,6 +112,19 @@ pub(crate) fn serve(
             Ok(next) => request = next,
             Err(_) => return, // closed, idle too long, or garbage: just close
         }
+        // A browser reuses its connections for any path (the admin UI's
+        // favicon after its long-polls). Not the engine's: closed
+        // unanswered, and the client sends it again on a fresh connection,
+        // which the front door routes (RFC 9112, 9.3.1: a request on a
+        // reused connection that closed before an answer is retried).
+        let prefix = match upper {
+            Upper::SocketIo => &config.socketio.path,
+            Upper::EngineIo => &config.socketio.engineio_path,
+        };
+        if !request.path.starts_with(prefix.as_str()) {
+            log::debug!("conn {id}: {:?} after an engine request: closed for the client to retry", request.path);
+            return;
+        }
         // Each request names its host, not only the connection's first.
         if let Err(response) = config.allowed_hosts.check(&request) {
             log::info!("conn {id}: refused {}: {:?}", response.status, response.reason());
