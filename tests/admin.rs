@@ -109,3 +109,32 @@ fn the_ui_in_chromium() {
     let shots: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("screenshot: ")).collect();
     assert!(shots.len() == 4 && shots.iter().all(|p| std::path::Path::new(p).exists()), "{shots:?}");
 }
+
+/// Two wshub nodes on one redis-server, each with the admin UI; the UI
+/// connects to node A only and sees node B's sockets (`all_sockets`, with
+/// B's transports), B's `server_stats` and socket events, and its commands
+/// reach B's clients (`tests/admin/cluster.mjs`).
+#[test]
+fn the_ui_on_one_node_sees_and_manages_the_cluster() {
+    watchdog(120);
+    if !node_ready() {
+        return;
+    }
+    let Some(redis) = common::redis_server::RedisServer::start() else { return };
+    let node = || {
+        let builder = Server::builder().redis(&redis.url()).admin_ui(AdminUi::new());
+        start(builder, |_| {})
+    };
+    let (a, b) = (node(), node());
+    for (server, nsp) in [(&a, "/"), (&b, "/"), (&a, "/admin"), (&b, "/admin")] {
+        let io = server.io.of(nsp);
+        assert!(
+            wait_until(std::time::Duration::from_secs(20), || io.server_count() == 2),
+            "{nsp}: {}",
+            io.server_count()
+        );
+    }
+    let (url_a, url_b) = (format!("http://{}", a.local_addr), format!("http://{}", b.local_addr));
+    let out = run_node("tests/admin/cluster.mjs", &[&url_a, &url_b]);
+    assert!(out.contains("ok - _disconnect: node B's client is disconnected") && out.ends_with("done\n"), "{out}");
+}
