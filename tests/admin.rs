@@ -138,3 +138,32 @@ fn the_ui_on_one_node_sees_and_manages_the_cluster() {
     let out = run_node("tests/admin/cluster.mjs", &[&url_a, &url_b]);
     assert!(out.contains("ok - _disconnect: node B's client is disconnected") && out.ends_with("done\n"), "{out}");
 }
+
+/// With connection state recovery on, the admin namespace's events are
+/// never logged: they tell what happens now, and would otherwise crowd
+/// the clients' packets out of the log. (A raw socket.io client as the UI,
+/// no node needed.)
+#[test]
+fn admin_events_stay_out_of_the_recovery_log() {
+    watchdog(30);
+    let builder =
+        Server::builder().connection_state_recovery(std::time::Duration::from_secs(60), true).admin_ui(AdminUi::new());
+    let server = start(builder, |_| {});
+    let (mut ui, _) = Raw::open(server.local_addr);
+    ui.send("40/admin,");
+    assert!(ui.recv().starts_with("40/admin,{\"sid\":"));
+    let client = connect(server.local_addr);
+    // Everything the UI hears until it hears of the /ws client.
+    let mut heard = Vec::new();
+    while !heard.last().is_some_and(|f: &String| f.contains("socket_connected") && f.contains("\"/ws\"")) {
+        heard.push(ui.recv());
+    }
+    for frame in &heard {
+        let event: Value = serde_json::from_str(frame.strip_prefix("42/admin,").expect("an admin event")).unwrap();
+        let last = event.as_array().and_then(|a| a.last()).cloned().unwrap_or_default();
+        // An offset would be the last argument: a short string of digits.
+        assert!(!last.as_str().is_some_and(|s| s.chars().all(|c| c.is_ascii_digit())), "an offset in {frame}");
+    }
+    assert_eq!(server.io.recovery_stats().packets, 0, "admin events in the log: {heard:?}");
+    drop(client);
+}

@@ -152,6 +152,9 @@ pub(crate) fn install(server: &Server, ctx: &Arc<Context>, ui: AdminUi) -> Resul
     let (notes, queue) = bounded::<Note>(QUEUE);
     let counters = Arc::new(stats::Counters::default());
     let development = ui.mode == Mode::Development;
+    // Its events describe the moment: not for the recovery log, where they
+    // would push out what the application's clients may need.
+    io.unlogged(&ui.namespace);
     io.observe(events::observer(&ui.namespace, development, notes, counters.clone()));
 
     let namespace = server.of(&ui.namespace);

@@ -50,6 +50,9 @@ pub enum Request {
     Upgraded(ConnId),
     /// The numbers of the moment, for `server_stats`.
     Counts(Sender<Counts>),
+    /// Never log this namespace's events for connection state recovery:
+    /// the admin UI's would crowd the clients' out of the log.
+    Unlogged(String),
 }
 
 /// How many of what the hub has now.
@@ -85,6 +88,11 @@ impl Hub {
                 let counts =
                     Counts { connections: self.outlets.len(), polling, namespaces: namespaces.into_iter().collect() };
                 let _ = reply.send(counts);
+            }
+            Request::Unlogged(nsp) => {
+                if let Some(recovery) = self.recovery.as_mut() {
+                    recovery.unlog(&nsp);
+                }
             }
         }
     }
@@ -152,6 +160,11 @@ impl Io {
         let (reply, counts) = crossbeam_channel::bounded(1);
         self.send(Command::Observe(Request::Counts(reply)));
         counts.recv().ok()
+    }
+
+    /// Events of namespace `nsp` are never kept for connection state recovery.
+    pub fn unlogged(&self, nsp: &str) {
+        self.send(Command::Observe(Request::Unlogged(nsp.to_string())));
     }
 
     /// The engine moved connection `conn` to WebSocket: observers hear of it.

@@ -140,6 +140,9 @@ pub(crate) struct Recovery {
     /// entry whose session was taken meanwhile is skipped.
     order: VecDeque<(Instant, String)>,
     held_bytes: usize,
+    /// Namespaces whose events are never logged (the admin UI's: they tell
+    /// what happens now, and a UI that reconnects is told everything anew).
+    unlogged: HashSet<String>,
 }
 
 impl Recovery {
@@ -152,7 +155,13 @@ impl Recovery {
             held: HashMap::new(),
             order: VecDeque::new(),
             held_bytes: 0,
+            unlogged: HashSet::new(),
         }
+    }
+
+    /// Never logs the events of namespace `nsp` (see `unlogged`).
+    pub fn unlog(&mut self, nsp: &str) {
+        self.unlogged.insert(nsp.to_string());
     }
 
     // ANCHOR: log
@@ -160,7 +169,7 @@ impl Recovery {
     /// volatile (as Node's `SessionAwareAdapter`), and returns its offset.
     pub fn log(&mut self, broadcast: &Broadcast, now: Instant) -> Option<u64> {
         let Outgoing::Event { name, data, ack: None } = &broadcast.event else { return None };
-        if broadcast.flags.volatile {
+        if broadcast.flags.volatile || self.unlogged.contains(&broadcast.select.nsp) {
             return None;
         }
         let select = &broadcast.select;
