@@ -56,11 +56,15 @@
 //! adapter's bytes, not the hub; the hub's side of it, what is published and
 //! what comes back, is `hub::node` (chapter 17).
 //!
+//! [`admin`] watches from outside: the official socket.io admin UI manages
+//! the server through a namespace of its own, told what changes by the
+//! hub's observers (`hub::observe`; chapter 16).
+//!
 //! [`config`] holds every limit and timeout with its default and the reason
 //! for it. Threads: `listener`, `hub`, `engine-timers`, one `conn-N` per
 //! connection, `timers` once an ack is given a timeout, `signals` after
-//! `stop_on_signals()`, and `redis-sub` and `redis-pub` in a cluster; nothing
-//! else.
+//! `stop_on_signals()`, `admin` with the admin UI, and `redis-sub` and
+//! `redis-pub` in a cluster; nothing else.
 
 pub mod admin;
 pub mod cluster;
@@ -135,6 +139,8 @@ mod doc_chapters {
     struct SocketIoApi;
     #[doc = include_str!("../docs/15-production.md")]
     struct Ch15;
+    #[doc = include_str!("../docs/16-admin-ui.md")]
+    struct Ch16;
     #[doc = include_str!("../docs/17-cluster.md")]
     struct Ch17;
 }

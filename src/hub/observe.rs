@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use super::outlet::ConnId;
 use super::{Command, Hub, Io, Socket};
 
+// ANCHOR: seen
 /// What an observer is told.
 #[derive(Debug, Clone, Copy)]
 pub enum Seen<'a> {
@@ -41,6 +42,7 @@ pub enum Seen<'a> {
 
 /// A callback the hub calls with what it sees, on the `hub` thread.
 pub type Observer = Box<dyn FnMut(Seen<'_>) + Send>;
+// ANCHOR_END: seen
 
 /// What [`Command::Observe`] asks of the hub.
 pub enum Request {
