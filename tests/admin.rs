@@ -167,3 +167,30 @@ fn admin_events_stay_out_of_the_recovery_log() {
     assert_eq!(server.io.recovery_stats().packets, 0, "admin events in the log: {heard:?}");
     drop(client);
 }
+
+/// Read-only: `config` announces no command, and a command is not taken
+/// (the UI's `_disconnect`, sent asking for an ack, is answered as an
+/// event nobody handles; the `/ws` client it names stays connected).
+#[test]
+fn readonly_takes_no_command() {
+    watchdog(30);
+    let server = start(Server::builder().admin_ui(AdminUi::new().readonly(true)), |socket| {
+        socket.on("hello", |socket, _| socket.emit("hi", "still here"));
+    });
+    let mut client = connect(server.local_addr);
+    let (mut ui, _) = Raw::open(server.local_addr);
+    ui.send("40/admin,");
+    assert!(ui.recv().starts_with("40/admin,{\"sid\":"));
+    let config = ui.recv();
+    assert_eq!(config, r#"42/admin,["config",{"supportedFeatures":["AGGREGATED_EVENTS","ALL_EVENTS"]}]"#);
+    ui.send(r#"42/admin,7["_disconnect","/",true,null]"#);
+    loop {
+        let frame = ui.recv();
+        if frame.contains(r#"["error""#) {
+            assert!(frame.contains("no handler for event"), "{frame}");
+            break;
+        }
+    }
+    client.emit("hello", Value::Null);
+    assert_eq!(client.recv_event(), ("hi".to_string(), serde_json::json!("still here")));
+}

@@ -15,6 +15,7 @@
 //! [`Request`] says what is asked: so the hub's loop has one arm for it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use crossbeam_channel::Sender;
 use serde_json::{json, Value};
@@ -130,10 +131,14 @@ impl Hub {
 }
 
 /// The id of a socket's connection as the admin UI groups sockets by it
-/// (its "client"): the connection's number on this server. Every
-/// namespace socket of one socket.io connection shares it.
+/// (its "client"): the connection's number, after a random name of this
+/// process, so that the connections of two nodes of a cluster never share
+/// one (two servers in one process number their connections apart: they
+/// may). Every namespace socket of one socket.io connection shares it.
 pub fn client_id(socket: &Socket) -> String {
-    format!("conn-{}", socket.outlet().id)
+    static PROCESS: OnceLock<String> = OnceLock::new();
+    let process = PROCESS.get_or_init(|| super::socket::random_id().chars().take(8).collect());
+    format!("{process}-conn-{}", socket.outlet().id)
 }
 
 impl Socket {
