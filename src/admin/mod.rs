@@ -110,7 +110,10 @@ impl AdminUi {
         self
     }
 
-    /// The namespace the UI connects to (default `/admin`).
+    /// The namespace the UI connects to (default `/admin`). It is the UI's:
+    /// an application handler set on it (`server.of("/admin")`) would take
+    /// the admin's place; give the UI another one if the application has
+    /// an `/admin` of its own.
     pub fn namespace(mut self, nsp: &str) -> AdminUi {
         self.namespace = if nsp.starts_with('/') { nsp.to_string() } else { format!("/{nsp}") };
         self

@@ -170,7 +170,7 @@ impl Io {
     }
 
     /// Events of namespace `nsp` are never kept for connection state recovery.
-    pub fn unlogged(&self, nsp: &str) {
+    pub(crate) fn unlogged(&self, nsp: &str) {
         self.send(Command::Observe(Request::Unlogged(nsp.to_string())));
     }
 
