@@ -19,7 +19,7 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestKind {
     /// 1 ALL_ROOMS (`io.of(nsp).adapter.allRooms()`): answered with
-    /// [`Response::AllRooms`].
+    /// [`Response::AllRooms`](super::Response::AllRooms).
     AllRooms {
         /// Matches the answers to the question.
         request_id: String,
@@ -46,7 +46,7 @@ pub enum RequestKind {
         close: bool,
     },
     /// 5 REMOTE_FETCH (`io.in(..).fetchSockets()`): answered with
-    /// [`Response::Fetch`].
+    /// [`Response::Fetch`](super::Response::Fetch).
     Fetch {
         /// Matches the answers to the question.
         request_id: String,
@@ -54,7 +54,7 @@ pub enum RequestKind {
         select: Selection,
     },
     /// 6 SERVER_SIDE_EMIT (`io.serverSideEmit(name, ...args)`): with a
-    /// `request_id` the sender waits for one [`Response::ServerSideEmitAck`]
+    /// `request_id` the sender waits for one [`Response::ServerSideEmitAck`](super::Response::ServerSideEmitAck)
     /// from each other node.
     ServerSideEmit {
         /// Set when the sender waits for acks.
@@ -65,8 +65,8 @@ pub enum RequestKind {
         args: Vec<Value>,
     },
     /// 7 BROADCAST (`io.timeout(ms).emit(name, ..., callback)`): deliver
-    /// the packet and answer with [`Response::BroadcastClientCount`], then
-    /// one [`Response::BroadcastAck`] per client's ack. MessagePack.
+    /// the packet and answer with [`Response::BroadcastClientCount`](super::Response::BroadcastClientCount), then
+    /// one [`Response::BroadcastAck`](super::Response::BroadcastAck) per client's ack. MessagePack.
     BroadcastWithAck {
         /// Matches the answers to the question.
         request_id: String,

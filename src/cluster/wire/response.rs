@@ -23,7 +23,7 @@ pub struct RemoteSocket {
     pub data: Value,
 }
 
-/// One node's answer to a [`Request`], matched by `request_id`.
+/// One node's answer to a [`Request`](super::Request), matched by `request_id`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Response {
     /// `{requestId, rooms}`: this node's rooms (for ALL_ROOMS).

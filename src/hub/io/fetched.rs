@@ -14,7 +14,7 @@ use super::{IntoRooms, Io};
 /// has (id, handshake, rooms, data), and the same operations, which go
 /// through the hub by the socket's id, so that they work alike for a socket
 /// of this server and (with a cluster) of another one.
-/// A socket found by [`To::fetch_sockets`]: what socket.io's `RemoteSocket`
+/// A socket found by [`To::fetch_sockets`](super::To::fetch_sockets): what socket.io's `RemoteSocket`
 #[derive(Debug, Clone)]
 pub struct FetchedSocket {
     /// The public id ([`Socket::sid`]).
