@@ -8,6 +8,8 @@
 # when the gdb command it follows resumes the program, once the server listens; the lines typed into
 # it (`> hello`) are written to its stdin, which stays open until the session ends. Several clients of
 # one command start one after another, each once the one before has printed something (connected).
+# A client given the chapters' address (`http://127.0.0.1:3000`, `ws://127.0.0.1:3000/ws`) is
+# pointed at the session's own free port instead, as `PORT` points the examples.
 #
 # Nothing here waits by the clock for the program: a command that resumes it returns when gdb stops
 # it. Two bounded waits guard against a session that drifted: a resuming command that does not come
@@ -30,7 +32,7 @@ import gdb
 spec = json.load(open(os.environ["GDB_SESSION"]))
 PORT = spec["port"]
 STEP_TIMEOUT = float(os.environ.get("GDB_STEP_TIMEOUT", "30"))
-RESUMING = {"run", "r", "start", "continue", "c", "next", "n", "step", "s", "finish", "fin", "until", "u", "advance"}
+RESUMING = {"run", "r", "start", "continue", "c", "next", "n", "step", "s", "finish", "fin", "until", "u", "advance", "signal"}
 
 
 def say(line):
@@ -85,8 +87,9 @@ def start_clients(wanted):
         log.write(f"=== client: {client['command']}\n".encode())
         log.flush()
         before = log.tell()
+        command = client["command"].replace("127.0.0.1:3000", f"127.0.0.1:{PORT}")
         process = subprocess.Popen(
-            ["bash", "-c", client["command"]],
+            ["bash", "-c", command],
             cwd=spec["root"],
             stdin=subprocess.PIPE,
             stdout=log,

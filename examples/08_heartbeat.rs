@@ -9,7 +9,7 @@
 //! Nothing to run in a second terminal: both clients live in this process.
 //!
 //! Step through it: break on `wshub::hub::outlet::Outlet::close`
-//! (src/hub/outlet.rs), where every Close the server sends begins: first on
+//! (src/hub/outlet/), where every Close the server sends begins: first on
 //! `conn-1`, whose read deadline found its ping unanswered (`on_deadline`,
 //! 1001 "heartbeat timeout"), then on the `hub` at shutdown (1001 "server
 //! shutting down"). docs/08-heartbeats.md shows the session.

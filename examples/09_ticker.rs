@@ -12,7 +12,7 @@
 //! ```
 //! Step through it: break on `09_ticker::run_ticker` (this file) to see the
 //! push leave the ticker thread, then on `wshub::hub::io::Io::send`
-//! (src/hub/io.rs) and `wshub::hub::Hub::emit` (docs/09-real-time-data.md
+//! (src/hub/io/) and `wshub::hub::Hub::emit` (docs/09-real-time-data.md
 //! shows the session).
 
 use std::thread;

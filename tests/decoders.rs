@@ -201,7 +201,7 @@ proptest! {
     }
 }
 
-// ---- cluster messages (src/cluster/wire.rs): what other nodes publish on Redis ----
+// ---- cluster messages (src/cluster/wire/): what other nodes publish on Redis ----
 
 /// Event data as it crosses the cluster: JSON with bytes as `{"$binary":..}`
 /// markers. `floats`: include non-integer numbers (MessagePack carries them

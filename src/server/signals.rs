@@ -54,9 +54,14 @@ pub(crate) fn watch(ctx: Arc<Context>, addr: SocketAddr) -> Result<SignalWatch> 
     let handle = signals.handle();
     let thread_armed = armed.clone();
     let thread = thread::Builder::new().name("signals".into()).spawn(move || {
-        // Ends when `SignalWatch::finish` closes the handle.
-        if let Some(signal) = signals.forever().next() {
-            thread_armed.store(true, Ordering::SeqCst);
+        // Runs until `SignalWatch::finish` closes the handle, even after the
+        // first signal: closing writes to the iterator's pipe, which must
+        // still have its reader then (else the write fails with EPIPE, and a
+        // debugger stops at the SIGPIPE).
+        for signal in signals.forever() {
+            if thread_armed.swap(true, Ordering::SeqCst) {
+                continue; // already stopping (the handler now ends the process)
+            }
             let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
             log::info!("{name}: shutting down (send it again to stop at once)");
             super::stop(&ctx, addr);
