@@ -6,7 +6,9 @@
 //!   room events and the aggregated counts while `/ws` and socket.io clients
 //!   come and go, and each command's effect on those clients; production mode;
 //! - the UI itself in Chromium, served by wshub (`tests/admin/ui.mjs`);
-//! - two wshub nodes on one redis-server: the UI on one sees both.
+//! - two wshub nodes on one redis-server: the UI on one sees both;
+//! - a Node socket.io server instrumented by the admin UI's own
+//!   `instrument()` beside a wshub node: the UI on wshub manages it too.
 //!
 //! ```sh
 //! npm ci && cargo test --test admin -- --nocapture
@@ -195,4 +197,21 @@ fn readonly_takes_no_command() {
     }
     client.emit("hello", Value::Null);
     assert_eq!(client.recv_event(), ("hi".to_string(), serde_json::json!("still here")));
+}
+
+/// A Node socket.io server instrumented by `@socket.io/admin-ui`'s own
+/// `instrument()`, in one Redis cluster with a wshub node: the UI on the
+/// wshub node lists the Node server's clients, gets its `server_stats` and
+/// socket events, and disconnects one of them (`tests/admin/node-interop.mjs`).
+#[test]
+fn the_ui_on_wshub_sees_and_manages_a_node_server_of_the_cluster() {
+    watchdog(120);
+    if !node_ready() {
+        return;
+    }
+    let Some(redis) = common::redis_server::RedisServer::start() else { return };
+    let wshub = start(Server::builder().redis(&redis.url()).admin_ui(AdminUi::new()), |_| {});
+    let url = format!("http://{}", wshub.local_addr);
+    let out = run_node("tests/admin/node-interop.mjs", &[&redis.url(), &url]);
+    assert!(out.contains("ok - _disconnect from the UI on wshub") && out.ends_with("done\n"), "{out}");
 }
