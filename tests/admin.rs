@@ -215,3 +215,11 @@ fn the_ui_on_wshub_sees_and_manages_a_node_server_of_the_cluster() {
     let out = run_node("tests/admin/node-interop.mjs", &[&redis.url(), &url]);
     assert!(out.contains("ok - _disconnect from the UI on wshub") && out.ends_with("done\n"), "{out}");
 }
+
+/// The settings' `Debug` (and so the builder's) never shows the hash.
+#[test]
+fn the_hash_is_never_shown() {
+    let hash = bcrypt::hash("pw", 4).expect("hash");
+    let shown = format!("{:?}", Server::builder().admin_ui(AdminUi::new().basic_auth("admin", &hash)));
+    assert!(shown.contains("admin") && !shown.contains(&hash[7..]), "{shown}");
+}

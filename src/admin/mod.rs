@@ -71,7 +71,7 @@ pub enum Mode {
 ///     .bind(("127.0.0.1", 3000))?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AdminUi {
     /// User name and bcrypt hash of the password; `None`: no auth at all.
     auth: Option<(String, String)>,
@@ -82,6 +82,19 @@ pub struct AdminUi {
     readonly: bool,
     /// How this server is named in the UI's list of servers.
     server_id: Option<String>,
+}
+
+/// Never shows the hash: it can be attacked offline, like the password.
+impl std::fmt::Debug for AdminUi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminUi")
+            .field("auth", &self.auth.as_ref().map(|(user, _)| (user, "(bcrypt hash hidden)")))
+            .field("mode", &self.mode)
+            .field("namespace", &self.namespace)
+            .field("readonly", &self.readonly)
+            .field("server_id", &self.server_id)
+            .finish()
+    }
 }
 
 impl Default for AdminUi {
