@@ -11,7 +11,15 @@
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "fd limit: $(ulimit -n) (soft), $(ulimit -Hn) (hard)"
 
-LOADGEN=bench/loadgen/target/release/loadgen
+# Where cargo puts the binaries: CARGO_TARGET_DIR when set (both builds
+# then share it), else each crate's own target/.
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+    SERVER_BIN=$CARGO_TARGET_DIR/release/examples/bench_server
+    LOADGEN=$CARGO_TARGET_DIR/release/loadgen
+else
+    SERVER_BIN=target/release/examples/bench_server
+    LOADGEN=bench/loadgen/target/release/loadgen
+fi
 # Below the ephemeral range (32768+), where thousands of client sockets live.
 BASE_PORT=${BENCH_PORT:-21000}
 RUN=$(date -u +%Y%m%dT%H%M%SZ)
@@ -47,7 +55,7 @@ start_server() {
         (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
     done
     case "$name" in
-        wshub) env PORT="$PORT" "$@" taskset -c 0 target/release/examples/bench_server & ;;
+        wshub) env PORT="$PORT" "$@" taskset -c 0 "$SERVER_BIN" & ;;
         peer) env PORT="$PORT" "$@" taskset -c 0 node --expose-gc bench/peer/server.js & ;;
         echo-floor) taskset -c 0 "$LOADGEN" tcp-echo-server --port "$PORT" 2>/dev/null & ;;
         write-floor) taskset -c 0 "$LOADGEN" write-floor-server --port "$PORT" 2>/dev/null & ;;
