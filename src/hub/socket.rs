@@ -313,7 +313,11 @@ impl Socket {
             // needs to hear of it.
             let select =
                 Selection { nsp: self.namespace().to_string(), rooms: vec![self.sid().to_string()], except: vec![] };
-            self.inner.io.send(Command::Emit(Broadcast { select, flags: Flags { volatile, local: true }, event: out }));
+            self.inner.io.send(Command::Emit(Broadcast {
+                select,
+                flags: Flags { volatile, local: true },
+                event: out,
+            }));
             return;
         }
         self.deliver_with(&out, volatile);
