@@ -164,6 +164,10 @@ pub struct BroadcastOpts {
     pub busy: bool,
     /// One more client, beside the receivers, that stopped reading.
     pub stall: bool,
+    /// The client that emits connects here instead (another node of a
+    /// cluster): the receivers' server gets the broadcast over Redis. It
+    /// receives the broadcast too (from its own node), and counts.
+    pub sender: Option<SocketAddr>,
 }
 
 /// The stalled client's receive buffer: small, so that its socket is full
@@ -175,7 +179,14 @@ const STALL_CHUNK: usize = 32 * 1024;
 /// Broadcast to `receivers` clients (the sender is one of them): time from the
 /// emit to the last receiver, in ms, p50 / p95 / p99 over `rounds`.
 pub fn broadcast(addr: SocketAddr, proto: Proto, o: &BroadcastOpts) -> io::Result<Vec<(String, f64)>> {
-    let mut conns = open_many(addr, proto, o.receivers + usize::from(o.stall))?;
+    let mut conns = match o.sender {
+        Some(sender) => {
+            let mut conns = open_many(sender, proto, 1)?;
+            conns.extend(open_many(addr, proto, o.receivers + usize::from(o.stall))?);
+            conns
+        }
+        None => open_many(addr, proto, o.receivers + usize::from(o.stall))?,
+    };
     let mut stalled = if o.stall { conns.pop() } else { None };
     let mut fleet = Fleet::new(conns)?;
     fleet.busy = o.busy;
