@@ -27,6 +27,10 @@ use crate::Value;
 
 /// A client past its setup (the upgrade, the hub's registration, the
 /// application's `on_connection`), with its loop still to run.
+// One per thread, in its top frame, whose stack page is resident anyway:
+// boxing the larger variant would add a heap allocation per client and
+// save nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Upgraded {
     /// A `/ws` client.
     Ws(connection::Connection),

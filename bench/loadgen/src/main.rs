@@ -15,7 +15,8 @@
 //! ```
 //! The measuring commands take `--csv FILE --run RUN --round K --server NAME`
 //! and append one row per number: `run,round,server,protocol,measure,value`;
-//! `--prefix P` names the measures `P_…` (compare.sh's cluster and TLS rows).
+//! `--prefix P` names the measures `P_…` (compare.sh's cluster and TLS rows);
+//! `--tls CA.pem` makes every client connection wss, trusting that certificate.
 //! `bench/compare.sh` drives it all; see `docs/bench.md`.
 
 mod attack;
@@ -92,6 +93,9 @@ fn main() -> ExitCode {
 
 fn run(command: &str, raw: &[String]) -> Result<(), String> {
     let args = Args::parse(raw)?;
+    if let Some(ca) = args.0.get("tls") {
+        client::use_tls(ca).map_err(|e| format!("--tls: {e}"))?;
+    }
     let rows = match command {
         "tcp-echo-server" => return tcp_echo::serve(args.num("port", 3999)?).map_err(|e| e.to_string()),
         "write-floor-server" => {

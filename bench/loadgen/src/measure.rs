@@ -122,7 +122,11 @@ impl Fleet {
         };
         for (i, conn) in conns.into_iter().enumerate() {
             let conn = conn.into_nonblocking()?;
-            fleet.poll.registry().register(&mut SourceFd(&conn.stream.as_raw_fd()), Token(i), Interest::READABLE)?;
+            fleet.poll.registry().register(
+                &mut SourceFd(&conn.stream.tcp().as_raw_fd()),
+                Token(i),
+                Interest::READABLE,
+            )?;
             fleet.conns.push(conn);
         }
         Ok(fleet)
@@ -148,7 +152,7 @@ impl Fleet {
             if !alive || closed {
                 // Nothing more will come: stop polling it (a closed socket
                 // stays readable and would spin the poller).
-                let _ = self.poll.registry().deregister(&mut SourceFd(&conn.stream.as_raw_fd()));
+                let _ = self.poll.registry().deregister(&mut SourceFd(&conn.stream.tcp().as_raw_fd()));
             }
         }
         Ok(())
@@ -244,7 +248,7 @@ pub fn broadcast(addr: SocketAddr, proto: Proto, o: &BroadcastOpts) -> io::Resul
 fn stop_reading(conn: &mut Conn) -> io::Result<()> {
     const BATCH: usize = 8;
     conn.set_receive_buffer(STALL_RCVBUF)?;
-    let (local, server) = (conn.stream.local_addr()?, conn.stream.peer_addr()?);
+    let (local, server) = (conn.stream.tcp().local_addr()?, conn.stream.tcp().peer_addr()?);
     let pad = "x".repeat(STALL_CHUNK - 64);
     let send = |conn: &mut Conn, n: usize| -> io::Result<()> {
         for i in 0..n {
@@ -315,7 +319,7 @@ fn server_socket(server: SocketAddr, client: SocketAddr) -> io::Result<Option<(u
 /// `slow_client_timeout` with 1013, and drops it when no Close reply came
 /// within `close_timeout`, 5 s: the 1013 cannot pass a full socket.)
 fn closed_by_server(conn: &Conn, within: Duration) -> io::Result<bool> {
-    let (local, server) = (conn.stream.local_addr()?, conn.stream.peer_addr()?);
+    let (local, server) = (conn.stream.tcp().local_addr()?, conn.stream.tcp().peer_addr()?);
     let deadline = Instant::now() + within;
     loop {
         match server_socket(server, local)? {

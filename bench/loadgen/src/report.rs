@@ -257,15 +257,33 @@ const CLUSTER: TwoWay = TwoWay {
     ],
     checks: &[
         ("two nodes p50, wshub / socket.io", "c2_bcast1000_p50_ms", "", "peer", 0.7),
-        ("adapter on a local broadcast, wshub p50 with / without", "c1r_bcast1000_p50_ms", "c1_bcast1000_p50_ms", "wshub", 1.05),
-        ("two nodes / one node, wshub p50 (for reference)", "c2_bcast1000_p50_ms", "c1_bcast1000_p50_ms", "wshub", f64::NAN),
-        ("two nodes / one node, socket.io p50 (for reference)", "c2_bcast1000_p50_ms", "c1_bcast1000_p50_ms", "peer", f64::NAN),
+        (
+            "adapter on a local broadcast, wshub p50 with / without",
+            "c1r_bcast1000_p50_ms",
+            "c1_bcast1000_p50_ms",
+            "wshub",
+            1.05,
+        ),
+        (
+            "two nodes / one node, wshub p50 (for reference)",
+            "c2_bcast1000_p50_ms",
+            "c1_bcast1000_p50_ms",
+            "wshub",
+            f64::NAN,
+        ),
+        (
+            "two nodes / one node, socket.io p50 (for reference)",
+            "c2_bcast1000_p50_ms",
+            "c1_bcast1000_p50_ms",
+            "peer",
+            f64::NAN,
+        ),
     ],
 };
 
 /// `compare.sh --tls`: wss against ws, and Node's https against http (issue 12).
 const TLS: TwoWay = TwoWay {
-    title: "TLS: the same over wss (self-signed certificate, TLS 1.3) and over ws",
+    title: "TLS: the same over wss (a throwaway CA's P-256 certificate, made by the bench) and over ws",
     rows: &[
         ("echo p50, ws (µs)", "plain_echo_p50_us"),
         ("echo p50, wss (µs)", "tls_echo_p50_us"),
@@ -280,7 +298,13 @@ const TLS: TwoWay = TwoWay {
         ("echo p50, wss / ws, wshub", "tls_echo_p50_us", "plain_echo_p50_us", "wshub", f64::NAN),
         ("echo p50, wss / ws, socket.io", "tls_echo_p50_us", "plain_echo_p50_us", "peer", f64::NAN),
         ("broadcast to 1000 p50, wss / ws, wshub", "tls_bcast1000_p50_ms", "plain_bcast1000_p50_ms", "wshub", f64::NAN),
-        ("broadcast to 1000 p50, wss / ws, socket.io", "tls_bcast1000_p50_ms", "plain_bcast1000_p50_ms", "peer", f64::NAN),
+        (
+            "broadcast to 1000 p50, wss / ws, socket.io",
+            "tls_bcast1000_p50_ms",
+            "plain_bcast1000_p50_ms",
+            "peer",
+            f64::NAN,
+        ),
     ],
 };
 
@@ -313,12 +337,7 @@ fn two_way(data: &Data, t: TwoWay) -> String {
         if limit.is_nan() {
             let _ = writeln!(out, "  · {what}: {}×", shown(got));
         } else {
-            let _ = writeln!(
-                out,
-                "  {} {what}: {}× (target ≤ {limit}×)",
-                verdict(got, |g| g <= *limit),
-                shown(got)
-            );
+            let _ = writeln!(out, "  {} {what}: {}× (target ≤ {limit}×)", verdict(got, |g| g <= *limit), shown(got));
         }
     }
     let _ = writeln!(out, "  per round, wshub | peer:");
