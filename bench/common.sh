@@ -11,7 +11,15 @@
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "fd limit: $(ulimit -n) (soft), $(ulimit -Hn) (hard)"
 
-LOADGEN=bench/loadgen/target/release/loadgen
+# Where cargo puts the binaries: CARGO_TARGET_DIR when set (both builds
+# then share it), else each crate's own target/.
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+    SERVER_BIN=$CARGO_TARGET_DIR/release/examples/bench_server
+    LOADGEN=$CARGO_TARGET_DIR/release/loadgen
+else
+    SERVER_BIN=target/release/examples/bench_server
+    LOADGEN=bench/loadgen/target/release/loadgen
+fi
 # Below the ephemeral range (32768+), where thousands of client sockets live.
 BASE_PORT=${BENCH_PORT:-21000}
 RUN=$(date -u +%Y%m%dT%H%M%SZ)
@@ -33,7 +41,46 @@ stop_server() {
         SERVER_PID=
     fi
 }
-trap stop_server EXIT
+# Other processes the bench started and must stop (a cluster's first node,
+# redis-server), by pid.
+OTHER_PIDS=()
+stop_others() {
+    for pid in "${OTHER_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    OTHER_PIDS=()
+}
+trap 'stop_server; stop_others' EXIT
+
+# free_port: a loopback port nobody listens on, below the ephemeral range.
+free_port() {
+    local port
+    for _ in $(seq 50); do
+        port=$((BASE_PORT + RANDOM % 2000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+    done
+    echo "$port"
+}
+
+# start_redis: Debian's redis-server on a free loopback port, persistence off,
+# on CPU 0 with the servers; sets REDIS_URL and adds its pid to OTHER_PIDS.
+start_redis() {
+    local port
+    port=$(free_port)
+    taskset -c 0 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+        --daemonize no --loglevel warning >/dev/null &
+    OTHER_PIDS+=($!)
+    for _ in $(seq 100); do
+        if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
+            REDIS_URL=redis://127.0.0.1:$port
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "redis-server did not answer on $port" >&2
+    exit 1
+}
 
 # start_server NAME [ENV=VALUE...]: starts it on CPU 0 and waits for its port.
 #   wshub        examples/bench_server
@@ -42,12 +89,9 @@ trap stop_server EXIT
 #   write-floor  loadgen write-floor-server (one thread, non-blocking sends)
 start_server() {
     local name=$1; shift
-    for _ in $(seq 50); do # a port nobody listens on
-        PORT=$((BASE_PORT + RANDOM % 2000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
-    done
+    PORT=$(free_port)
     case "$name" in
-        wshub) env PORT="$PORT" "$@" taskset -c 0 target/release/examples/bench_server & ;;
+        wshub) env PORT="$PORT" "$@" taskset -c 0 "$SERVER_BIN" & ;;
         peer) env PORT="$PORT" "$@" taskset -c 0 node --expose-gc bench/peer/server.js & ;;
         echo-floor) taskset -c 0 "$LOADGEN" tcp-echo-server --port "$PORT" 2>/dev/null & ;;
         write-floor) taskset -c 0 "$LOADGEN" write-floor-server --port "$PORT" 2>/dev/null & ;;

@@ -7,6 +7,10 @@
 #   bench/compare.sh --wshub-protocol ws      # wshub on its /ws JSON protocol instead
 #   bench/compare.sh --scale                  # also: 10,000 idle clients + broadcast
 #   bench/compare.sh --scale-only             # only the scale run
+#   bench/compare.sh --cluster                # also: broadcasts across 2 nodes over Redis
+#   bench/compare.sh --cluster-only           # only the cluster rows
+#   bench/compare.sh --tls                    # also: echo and broadcast over wss against ws
+#   bench/compare.sh --tls-only               # only the TLS rows
 #
 # Each round, per server: idle cost (RSS, threads, kernel stack; wshub on
 # /ws and on socket.io, each on a fresh process), echo, broadcast to 100 and
@@ -25,6 +29,8 @@ cd "$(dirname "$0")/.."
 ROUNDS=3
 WSHUB_PROTO=socketio # protocol for protocol; `ws` measures wshub's /ws JSON instead
 SCALE=0
+CLUSTER=0
+TLS=0
 COMPARE=1
 SCALE_CLIENTS=10000
 while [ $# -gt 0 ]; do
@@ -33,8 +39,12 @@ while [ $# -gt 0 ]; do
         --wshub-protocol) WSHUB_PROTO="$2"; shift 2 ;;
         --scale) SCALE=1; shift ;;
         --scale-only) SCALE=1; COMPARE=0; shift ;;
+        --cluster) CLUSTER=1; shift ;;
+        --cluster-only) CLUSTER=1; COMPARE=0; shift ;;
+        --tls) TLS=1; shift ;;
+        --tls-only) TLS=1; COMPARE=0; shift ;;
         --scale-clients) SCALE_CLIENTS="$2"; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -93,6 +103,81 @@ if [ "$COMPARE" = 1 ]; then
                 --server wake --csv "$CSV" --run "$RUN" --round "$round"
         done
     done
+fi
+
+if [ "$CLUSTER" = 1 ]; then
+    # The adapter's cost (issue 10): a broadcast to 1000 receivers on node B,
+    # emitted by a client of node A, over a real redis-server (Debian's, on a
+    # free loopback port, persistence off, stopped by pid); against the same
+    # broadcast on one node without Redis, and on one node with the adapter
+    # (a local broadcast, which is also published). wshub's pair against a
+    # pair of Node socket.io servers with @socket.io/redis-adapter, same Redis.
+    # Every server process and Redis on CPU 0, the load on CPU 1.
+    if ! command -v redis-server >/dev/null; then
+        echo "SKIPPED --cluster: redis-server is not installed (apt-get install redis-server)" >&2
+    else
+        [ -d node_modules/@socket.io/redis-adapter ] || npm ci --no-audit --no-fund --loglevel=error >/dev/null
+        start_redis
+        echo "== cluster: redis-server at $REDIS_URL"
+        for round in $(seq "$ROUNDS"); do
+            if [ $((round % 2)) = 1 ]; then order="wshub peer"; else order="peer wshub"; fi
+            for server in $order; do
+                if [ "$server" = wshub ]; then proto=$WSHUB_PROTO; else proto=socketio; fi
+                echo "== cluster round $round/$ROUNDS: $server"
+                bcast=(broadcast --receivers 1000 --rounds 100 --warmup 5)
+                start_server "$server"
+                load "$CSV" "$server" "$proto" "$round" "${bcast[@]}" --prefix c1
+                stop_server
+                start_server "$server" REDIS_URL="$REDIS_URL"
+                load "$CSV" "$server" "$proto" "$round" "${bcast[@]}" --prefix c1r
+                # Node A keeps running beside B: out of SERVER_PID's hands.
+                a_pid=$SERVER_PID a_port=$PORT
+                SERVER_PID=
+                OTHER_PIDS+=("$a_pid")
+                start_server "$server" REDIS_URL="$REDIS_URL"
+                load "$CSV" "$server" "$proto" "$round" "${bcast[@]}" --prefix c2 --sender-addr "127.0.0.1:$a_port"
+                stop_server
+                kill "$a_pid" 2>/dev/null || true
+                wait "$a_pid" 2>/dev/null || true
+            done
+        done
+        stop_others
+    fi
+fi
+
+if [ "$TLS" = 1 ]; then
+    # wss against ws (issue 12): echo and broadcast to 1000, each server once
+    # without TLS and once with a certificate made here (openssl, P-256, in a
+    # temporary directory removed at the end: a throwaway CA, which the load
+    # generator trusts, and the server's certificate for localhost signed by
+    # it); wshub against Node socket.io over https. The load generator
+    # speaks TLS with rustls.
+    tls_dir=$(mktemp -d)
+    ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${ec[@]}" -days 2 -subj /CN=bench-ca \
+        -keyout "$tls_dir/ca.key" -out "$tls_dir/ca.pem" 2>/dev/null
+    openssl req "${ec[@]}" -subj /CN=localhost -keyout "$tls_dir/key.pem" -out "$tls_dir/req.pem" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$tls_dir/ext.cnf"
+    openssl x509 -req -in "$tls_dir/req.pem" -CA "$tls_dir/ca.pem" -CAkey "$tls_dir/ca.key" -CAcreateserial \
+        -days 2 -extfile "$tls_dir/ext.cnf" -out "$tls_dir/cert.pem" 2>/dev/null
+    tls_env=(TLS_CERT="$tls_dir/cert.pem" TLS_KEY="$tls_dir/key.pem")
+    for round in $(seq "$ROUNDS"); do
+        if [ $((round % 2)) = 1 ]; then order="wshub peer"; else order="peer wshub"; fi
+        for server in $order; do
+            if [ "$server" = wshub ]; then proto=$WSHUB_PROTO; else proto=socketio; fi
+            echo "== tls round $round/$ROUNDS: $server"
+            start_server "$server"
+            load "$CSV" "$server" "$proto" "$round" echo --n 10000 --warmup 1000 --prefix plain
+            load "$CSV" "$server" "$proto" "$round" broadcast --receivers 1000 --rounds 100 --warmup 5 --prefix plain
+            stop_server
+            start_server "$server" "${tls_env[@]}"
+            load "$CSV" "$server" "$proto" "$round" echo --n 10000 --warmup 1000 --prefix tls --tls "$tls_dir/ca.pem"
+            load "$CSV" "$server" "$proto" "$round" broadcast --receivers 1000 --rounds 100 --warmup 5 \
+                --prefix tls --tls "$tls_dir/ca.pem"
+            stop_server
+        done
+    done
+    rm -rf "$tls_dir"
 fi
 
 if [ "$SCALE" = 1 ]; then

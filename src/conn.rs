@@ -44,7 +44,10 @@ const RAW_READ: usize = 4096;
 #[derive(Debug)]
 pub struct Conn {
     tcp: TcpStream,
-    tls: Option<Mutex<Tls>>,
+    /// Boxed: a TLS session is over a kilobyte, and a plain connection
+    /// (most of them, each in an `Arc` for its whole life) should not carry
+    /// the room for one.
+    tls: Option<Box<Mutex<Tls>>>,
 }
 
 /// A connection's TLS session, and the bytes read for it that it has not
@@ -65,7 +68,7 @@ impl Conn {
     /// the first reads).
     pub fn tls(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<Conn> {
         let session = ServerConnection::new(config).map_err(io::Error::other)?;
-        Ok(Conn { tcp, tls: Some(Mutex::new(Tls { session, unread: Vec::new() })) })
+        Ok(Conn { tcp, tls: Some(Box::new(Mutex::new(Tls { session, unread: Vec::new() }))) })
     }
 
     /// True when the bytes are encrypted (https, wss).
@@ -108,7 +111,17 @@ impl Conn {
     /// until bytes come or the read timeout passes. `Ok(0)` is the end of
     /// the stream.
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(tls) = &self.tls else { return (&self.tcp).read(buf) };
+        match &self.tls {
+            None => (&self.tcp).read(buf),
+            Some(tls) => self.read_tls(tls, buf),
+        }
+    }
+
+    /// [`read`](Self::read) over TLS. A function of its own, never inlined:
+    /// its 4 KiB buffer would otherwise be in the frame of every plain read
+    /// too, one page deeper on the stack of every idle thread (src/stack.rs).
+    #[inline(never)]
+    fn read_tls(&self, tls: &Mutex<Tls>, buf: &mut [u8]) -> io::Result<usize> {
         let mut raw = [0u8; RAW_READ];
         loop {
             {

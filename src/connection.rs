@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use tungstenite::Message;
 
 use crate::conn::Conn;
-use crate::context::{ConnectionHandler, Context};
+use crate::context::Context;
 use crate::hub::socket::Parts;
 use crate::hub::{Command, Credits, Outlet, Restored, Socket, SocketInfo};
 use crate::websocket::rate::Rate;
@@ -79,10 +79,19 @@ impl fmt::Display for Ending {
 }
 
 // ANCHOR: run_websocket
-/// After the 101: register with the hub, greet the handler, and run the
-/// loop until the connection ends. `restored`: the session a recovering
-/// client took back (chapter 14).
-pub(crate) fn run_websocket(socket: Conn, rest: Vec<u8>, info: SocketInfo, ctx: &Context, restored: Option<Restored>) {
+/// After the 101: register with the hub and run the application's
+/// `on_connection` handler. Returns the connection, ready for its loop
+/// ([`Connection::run`]), which the thread runs from its top frame: setup
+/// here is deep, the loop is shallow, and an idle client should keep only
+/// the stack its loop uses (`src/stack.rs`). `restored`: the session a
+/// recovering client took back (chapter 14).
+pub(crate) fn run_websocket(
+    socket: Conn,
+    rest: Vec<u8>,
+    info: SocketInfo,
+    ctx: &Arc<Context>,
+    restored: Option<Restored>,
+) -> Connection {
     let id = info.id;
     let config = &ctx.config;
     let stream = Arc::new(socket);
@@ -116,33 +125,25 @@ pub(crate) fn run_websocket(socket: Conn, rest: Vec<u8>, info: SocketInfo, ctx: 
         outlet.close(1001, "server shutting down", false);
     }
 
+    // tungstenite keeps `rest`'s allocation (the request head's 1 KiB) as
+    // its read buffer. Cheaper than a fresh 512 bytes: a buffer freed here
+    // would stay in this thread's malloc cache for the client's whole life.
     let link = Link::new(stream, rest, outlet, config.websocket());
     let connected = link.last_heard; // no ping yet: the upgrade counts as hearing from it
     let mut conn = Connection {
         link,
         socket,
+        ctx: ctx.clone(),
         ping_interval: config.ping_interval,
         idle_timeout: config.idle_timeout,
         close_timeout: config.close_timeout,
         pinged_at: connected,
         rate: config.max_message_rate.map(Rate::new),
     };
-    let ending = conn.run(ctx.namespace_handler("/", &Value::Null).flatten());
-    match &ending {
-        // `{:?}` of the text: a reason may quote the client; control
-        // characters in it must not start a line of their own in the log.
-        Ending::Failed(..) | Ending::SocketError(_) | Ending::Silent => {
-            log::warn!("socket {id}: closed: {:?}", ending.to_string())
-        }
-        _ => log::info!("socket {id}: closed: {:?}", ending.to_string()),
+    if let Some(handler) = ctx.namespace_handler("/", &Value::Null).flatten() {
+        conn.guard(|socket| handler(socket));
     }
-    // Out of the hub first, so no broadcast is written to a socket that is gone.
-    let keep = ending.recoverable();
-    if Context::guard(&conn.socket, |socket| socket.finish(&ending.to_string(), keep)).is_err() {
-        log::error!("socket {id}: an on_disconnect handler panicked");
-    }
-    ctx.io.send(Command::Gone(id));
-    conn.link.finish(matches!(ending, Ending::Failed(..)), config.close_timeout);
+    conn
 }
 // ANCHOR_END: run_websocket
 
@@ -152,6 +153,8 @@ pub struct Connection {
     link: Link,
     /// The handle handlers see.
     socket: Socket,
+    /// The server: its hub, for the goodbye.
+    ctx: Arc<Context>,
     ping_interval: Duration,
     idle_timeout: Duration,
     close_timeout: Duration,
@@ -164,11 +167,35 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// The loop. Returns how the connection ended.
-    fn run(&mut self, on_connection: Option<ConnectionHandler>) -> Ending {
-        if let Some(handler) = on_connection {
-            self.guard(|socket| handler(socket));
+    /// The loop, until the connection ends; then the goodbye: the
+    /// handlers learn why, the hub forgets the client, the socket closes.
+    /// By reference: the connection stays where the thread's top frame
+    /// keeps it, and the loop's frame holds no copy of it (src/stack.rs).
+    pub(crate) fn run(&mut self) {
+        // The setup's stack pages go back to the kernel: from here on the
+        // thread touches only what the loop uses (`src/stack.rs`).
+        crate::stack::release_unused();
+        let ending = self.serve();
+        let id = self.socket.id();
+        match &ending {
+            // `{:?}` of the text: a reason may quote the client; control
+            // characters in it must not start a line of their own in the log.
+            Ending::Failed(..) | Ending::SocketError(_) | Ending::Silent => {
+                log::warn!("socket {id}: closed: {:?}", ending.to_string())
+            }
+            _ => log::info!("socket {id}: closed: {:?}", ending.to_string()),
         }
+        // Out of the hub first, so no broadcast is written to a socket that is gone.
+        let keep = ending.recoverable();
+        if Context::guard(&self.socket, |socket| socket.finish(&ending.to_string(), keep)).is_err() {
+            log::error!("socket {id}: an on_disconnect handler panicked");
+        }
+        self.ctx.io.send(Command::Gone(id));
+        self.link.finish(matches!(ending, Ending::Failed(..)), self.close_timeout);
+    }
+
+    /// The loop. Returns how the connection ended.
+    fn serve(&mut self) -> Ending {
         loop {
             // ANCHOR: loop
             let step = match self.link.next(self.deadline()) {
@@ -217,7 +244,11 @@ impl Connection {
     }
     // ANCHOR_END: deadline
 
-    /// One complete message from the client.
+    /// One complete message from the client. Never inlined, nor is
+    /// `on_deadline`: their frames then exist only while they run, and the
+    /// loop's own frame, under which an idle client waits, stays small
+    /// (src/stack.rs).
+    #[inline(never)]
     // ANCHOR: on_message
     fn on_message(&mut self, message: Message) -> Result<(), Ending> {
         if self.link.outlet().is_closing() {
@@ -252,6 +283,7 @@ impl Connection {
     }
 
     /// A deadline passed: ping, or give up on a client that did not answer.
+    #[inline(never)]
     // ANCHOR: on_deadline
     fn on_deadline(&mut self) -> Result<(), Ending> {
         let now = Instant::now();

@@ -25,13 +25,39 @@ use crate::http::{self, HeadError, Response};
 use crate::hub::{ConnId, SocketInfo};
 use crate::Value;
 
+/// A client past its setup (the upgrade, the hub's registration, the
+/// application's `on_connection`), with its loop still to run.
+// One per thread, in its top frame, whose stack page is resident anyway:
+// boxing the larger variant would add a heap allocation per client and
+// save nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Upgraded {
+    /// A `/ws` client.
+    Ws(connection::Connection),
+    /// A socket.io (or Engine.IO) session over WebSocket.
+    Session(engine::SessionLoop),
+}
+
+impl Upgraded {
+    /// The client's loop, until it leaves.
+    pub(crate) fn run(&mut self) {
+        match self {
+            Upgraded::Ws(connection) => connection.run(),
+            Upgraded::Session(session) => session.run(),
+        }
+    }
+}
+
 // ANCHOR: serve
-/// The body of thread `conn-N`: read the request, then answer or upgrade it.
-pub(crate) fn serve(tcp: TcpStream, id: ConnId, ctx: Arc<Context>, engine: Arc<Engine>) {
+/// The body of thread `conn-N`: read the request, then answer or upgrade
+/// it. An upgraded client comes back to the thread's top frame to run its
+/// loop (`Upgraded::run`): the setup's deep frames are gone by then, and so
+/// are their stack pages (`src/stack.rs`).
+pub(crate) fn serve(tcp: TcpStream, id: ConnId, ctx: Arc<Context>, engine: Arc<Engine>) -> Option<Upgraded> {
     let config = &ctx.config;
     let Ok(peer) = tcp.peer_addr() else {
         ctx.handshake_done(id);
-        return; // already gone
+        return None; // already gone
     };
     log::info!("conn {id}: accepted from {peer}");
     // The connection's bytes: plain, or TLS (its handshake happens in the
@@ -40,7 +66,10 @@ pub(crate) fn serve(tcp: TcpStream, id: ConnId, ctx: Arc<Context>, engine: Arc<E
         None => Conn::plain(tcp),
         Some(tls) => match Conn::tls(tcp, tls.clone()) {
             Ok(conn) => conn,
-            Err(e) => return log::error!("conn {id}: no TLS session: {e}"),
+            Err(e) => {
+                log::error!("conn {id}: no TLS session: {e}");
+                return None;
+            }
         },
     };
     let _ = stream.set_write_timeout(Some(config.write_timeout));
@@ -51,7 +80,10 @@ pub(crate) fn serve(tcp: TcpStream, id: ConnId, ctx: Arc<Context>, engine: Arc<E
     ctx.handshake_done(id);
     let (request, rest) = match head {
         Ok(head) => head,
-        Err(HeadError::Gone(e)) => return log::info!("conn {id}: gone before sending a request ({e})"),
+        Err(HeadError::Gone(e)) => {
+            log::info!("conn {id}: gone before sending a request ({e})");
+            return None;
+        }
         Err(HeadError::Timeout) => {
             return respond(stream, id, Response::refusal(408, "request head not received in time"), false)
         }
@@ -79,7 +111,7 @@ pub(crate) fn serve(tcp: TcpStream, id: ConnId, ctx: Arc<Context>, engine: Arc<E
 
     // socket.io has its own endpoint: HTTP long-polling and its own upgrades.
     if let Some(upper) = upper {
-        return engine::serve(stream, request, rest, ((id, peer), upper), &ctx, &engine);
+        return engine::serve(stream, request, rest, ((id, peer), upper), &ctx, &engine).map(Upgraded::Session);
     }
 
     // A file of a static folder (a page given with `.page()` comes first).
@@ -129,23 +161,25 @@ pub(crate) fn serve(tcp: TcpStream, id: ConnId, ctx: Arc<Context>, engine: Arc<E
                 }
             }
             if let Err(e) = handshake::switch_protocols(&mut stream, &key, config.write_timeout) {
-                return log::info!("conn {id}: gone during the handshake ({e})");
+                log::info!("conn {id}: gone during the handshake ({e})");
+                return None;
             }
             log::info!("socket {id}: upgraded on {:?} ({}, origin: {origin:?})", request.path, wire.name());
-            connection::run_websocket(stream, rest, info, &ctx, restored);
+            Some(Upgraded::Ws(connection::run_websocket(stream, rest, info, &ctx, restored)))
         }
     }
 }
 // ANCHOR_END: serve
 
-/// Sends a static file and closes the connection gracefully.
+/// Sends a static file and closes the connection gracefully: nothing to
+/// run after it (`None`).
 fn send_file(
     mut stream: Conn,
     id: ConnId,
     request: &http::Request,
     file: &std::path::Path,
     write_timeout: std::time::Duration,
-) {
+) -> Option<Upgraded> {
     let _ = stream.set_write_timeout(Some(write_timeout));
     match files::send_file(&mut stream, request, file) {
         Ok(status) => {
@@ -154,6 +188,7 @@ fn send_file(
         }
         Err(e) => log::info!("conn {id}: sending {:?} failed: {e}", request.path),
     }
+    None
 }
 
 /// Takes `pid` and `offset` out of a `/ws` upgrade's query string: the
@@ -174,8 +209,9 @@ fn split_resume(query: &str, recovery: bool) -> (String, Option<(String, String)
     (kept.join("&"), pid.zip(offset))
 }
 
-/// Sends an HTTP response and closes the connection gracefully.
-pub(crate) fn respond(mut stream: Conn, id: ConnId, response: Response, head_only: bool) {
+/// Sends an HTTP response and closes the connection gracefully: nothing to
+/// run after it (`None`).
+fn respond(mut stream: Conn, id: ConnId, response: Response, head_only: bool) -> Option<Upgraded> {
     match response.status {
         200 => log::info!("conn {id}: served a page"),
         403 => log::warn!("conn {id}: refused 403: {:?}", response.reason()),
@@ -184,4 +220,5 @@ pub(crate) fn respond(mut stream: Conn, id: ConnId, response: Response, head_onl
     if response.write_to(&mut stream, head_only).is_ok() {
         http::linger(&stream);
     }
+    None
 }

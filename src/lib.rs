@@ -26,7 +26,9 @@
 //!
 //! 1. [`server`] — `Server::builder()`, `bind`, `run` / `spawn`, shutdown. Its
 //!    **listener** blocks in `accept` and spawns one named thread `conn-N` per
-//!    client. That thread is the client's for its whole life.
+//!    client. That thread is the client's for its whole life: its setup
+//!    returns before its loop runs, and the setup's stack pages go back to
+//!    the kernel, so an idle client keeps two pages of stack (`stack`).
 //!    Each client's bytes are a [`conn::Conn`]: the TCP socket, and the TLS
 //!    session over it when the server speaks TLS (`ServerBuilder::tls`).
 //! 2. `front` — the front door: `conn-N` reads the request head ([`http`])
@@ -77,6 +79,7 @@ mod front;
 pub mod http;
 pub mod hub;
 pub mod server;
+mod stack;
 pub mod websocket;
 pub mod wire;
 

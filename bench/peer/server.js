@@ -8,15 +8,33 @@
 // the terminal). PORT from the environment. Run: `node bench/peer/server.js`.
 // With `node --expose-gc`, SIGUSR2 forces a garbage collection, so the bench
 // reads a resident size without garbage in it.
-const { createServer } = require("http");
+// REDIS_URL: one node of a cluster, with @socket.io/redis-adapter (from the
+// repository's own node_modules: `npm ci` at the top; bench/compare.sh
+// --cluster). TLS_CERT and TLS_KEY (PEM files): https and wss instead.
+const fs = require("fs");
 const { Server } = require("socket.io");
 
 const PORT = Number(process.env.PORT || 3000);
 
-const httpServer = createServer();
+const httpServer =
+  process.env.TLS_CERT && process.env.TLS_KEY
+    ? require("https").createServer({
+        cert: fs.readFileSync(process.env.TLS_CERT),
+        key: fs.readFileSync(process.env.TLS_KEY),
+      })
+    : require("http").createServer();
 const io = new Server(httpServer, {
   cors: { origin: "http://127.0.0.1:5500" },
 });
+
+async function joinCluster(url) {
+  const { createAdapter } = require("@socket.io/redis-adapter");
+  const { createClient } = require("redis");
+  const pubClient = createClient({ url });
+  const subClient = pubClient.duplicate();
+  await Promise.all([pubClient.connect(), subClient.connect()]);
+  io.adapter(createAdapter(pubClient, subClient));
+}
 
 io.on("connection", (socket) => {
   socket.emit("server-message", "Welcome to WebSocket");
@@ -31,4 +49,11 @@ if (global.gc) {
   process.on("SIGUSR2", () => global.gc());
 }
 
-httpServer.listen(PORT, "127.0.0.1");
+// Listen only once in the cluster: the bench waits for the port.
+(process.env.REDIS_URL ? joinCluster(process.env.REDIS_URL) : Promise.resolve()).then(
+  () => httpServer.listen(PORT, "127.0.0.1"),
+  (e) => {
+    console.error(`cannot join the cluster at ${process.env.REDIS_URL}: ${e}`);
+    process.exit(1);
+  },
+);

@@ -42,6 +42,7 @@ use crate::http::{self, Request, Response};
 pub use raw::EngineSocket;
 pub(crate) use session::Upper;
 pub(crate) use sessions::Engine;
+pub(crate) use websocket::SessionLoop;
 
 /// The connection a request came on, and the client's address.
 pub(crate) type Peer = (crate::hub::ConnId, std::net::SocketAddr);
@@ -66,7 +67,8 @@ enum Answer {
 // ANCHOR: serve
 /// The body of `conn-N` for requests under `/socket.io/` (or, for
 /// Engine.IO alone, `/engine.io/`: `upper` says which): answers requests on
-/// this connection until it closes or becomes a WebSocket.
+/// this connection until it closes (`None`) or becomes a WebSocket, whose
+/// loop the thread then runs from its top frame (`src/stack.rs`).
 pub(crate) fn serve(
     mut stream: Conn,
     first: Request,
@@ -74,7 +76,7 @@ pub(crate) fn serve(
     (peer, upper): (Peer, Upper),
     ctx: &Arc<Context>,
     engine: &Arc<Engine>,
-) {
+) -> Option<SessionLoop> {
     let config = &ctx.config;
     let id = peer.0;
     let mut buffer = rest;
@@ -95,14 +97,15 @@ pub(crate) fn serve(
             }
         }
         if response.write_with(&mut stream, request.method == "HEAD", keep_alive).is_err() {
-            return;
+            return None;
         }
         if !keep_alive {
-            return http::linger(&stream); // unread bytes must not turn our FIN into a RST
+            http::linger(&stream); // unread bytes must not turn our FIN into a RST
+            return None;
         }
         // Keep-alive: wait for the next request on this connection. While
         // waiting, the listener may wake us for shutdown.
-        let Ok(clone) = stream.tcp().try_clone() else { return };
+        let Ok(clone) = stream.tcp().try_clone() else { return None };
         ctx.handshake_started(id, clone);
         let deadline = Instant::now() + config.handshake_timeout;
         let next =
@@ -110,7 +113,7 @@ pub(crate) fn serve(
         ctx.handshake_done(id);
         match next {
             Ok(next) => request = next,
-            Err(_) => return, // closed, idle too long, or garbage: just close
+            Err(_) => return None, // closed, idle too long, or garbage: just close
         }
         // A browser reuses its connections for any path (the admin UI's
         // favicon after its long-polls). Not the engine's: closed
@@ -129,7 +132,8 @@ pub(crate) fn serve(
         if let Err(response) = config.allowed_hosts.check(&request) {
             log::info!("conn {id}: refused {}: {:?}", response.status, response.reason());
             let _ = response.write_with(&mut stream, false, false);
-            return http::linger(&stream);
+            http::linger(&stream);
+            return None;
         }
     }
 }

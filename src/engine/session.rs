@@ -179,6 +179,12 @@ impl Session {
     }
     // ANCHOR_END: on_timers
 
+    /// True until the client joined a namespace (socket.io's CONNECT),
+    /// which it must do within the connect timeout.
+    pub fn awaits_connect(&self) -> bool {
+        self.connect_by.is_some()
+    }
+
     /// The next time [`on_timers`](Self::on_timers) has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
         [self.ping_at, self.pong_by, self.connect_by].into_iter().flatten().min()

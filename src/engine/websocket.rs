@@ -55,7 +55,8 @@ pub(super) fn plan(
 }
 
 /// `transport=websocket`: the 101, then a new WebSocket-only session on
-/// this thread, or the probe of an existing polling session.
+/// this thread, or the probe of an existing polling session. Returns the
+/// session's loop, to run from the thread's top frame (`src/stack.rs`).
 pub(super) fn upgrade(
     mut stream: Conn,
     req: &Request,
@@ -64,10 +65,11 @@ pub(super) fn upgrade(
     ctx: &Arc<Context>,
     engine: &Arc<Engine>,
     plan: Plan,
-) {
+) -> Option<SessionLoop> {
     let id = peer.0;
     if let Err(e) = handshake::switch_protocols(&mut stream, &plan.key, ctx.config.write_timeout) {
-        return log::info!("conn {id}: gone during the handshake ({e})");
+        log::info!("conn {id}: gone during the handshake ({e})");
+        return None;
     }
     let socket = Arc::new(stream);
     let max = ctx.config.socketio.max_payload;
@@ -86,7 +88,7 @@ pub(super) fn upgrade(
         }
         log::info!("session {}: opened over WebSocket (conn {id})", session.short_sid());
         let link = Link::new(socket, rest, outlet, ws_config);
-        return run(link, session, ctx, engine);
+        return Some(SessionLoop { link, session, ctx: ctx.clone(), engine: engine.clone() });
     };
 
     let probe_outlet = Outlet::websocket(id, socket.clone(), ctx.limits(), ctx.hub_notices.clone());
@@ -104,7 +106,8 @@ pub(super) fn upgrade(
     if let Some(why) = refused {
         log::info!("conn {id}: refusing a second WebSocket for a session: {why}");
         probe_outlet.close(1008, why, false);
-        return link.finish(false, Duration::ZERO);
+        link.finish(false, Duration::ZERO);
+        return None;
     }
     let deadline = Instant::now() + UPGRADE_TIMEOUT;
     loop {
@@ -142,7 +145,7 @@ pub(super) fn upgrade(
                 ctx.io.upgraded(session.outlet.id); // for the admin UI's `socket_updated`
                 probe_outlet.detach(None);
                 log::info!("session {}: upgraded to WebSocket (conn {id})", session.short_sid());
-                return run(link, *session, ctx, engine);
+                return Some(SessionLoop { link, session: *session, ctx: ctx.clone(), engine: engine.clone() });
             }
             // ANCHOR_END: probe
             _ => {
@@ -159,15 +162,42 @@ pub(super) fn upgrade(
         }
     }
     link.finish(false, ctx.config.close_timeout);
+    None
+}
+
+/// A session over WebSocket with its loop still to run (see [`SessionLoop::run`]).
+pub(crate) struct SessionLoop {
+    link: Link,
+    session: Session,
+    ctx: Arc<Context>,
+    engine: Arc<Engine>,
+}
+
+impl SessionLoop {
+    /// Runs the session's loop until it ends. By reference: the session
+    /// stays where the thread's top frame keeps it, and the loop's frame
+    /// holds no copy of it (src/stack.rs).
+    pub(crate) fn run(&mut self) {
+        run(&mut self.link, &mut self.session, &self.ctx, &self.engine);
+    }
 }
 
 // ANCHOR: run
 /// A session's WebSocket loop: frames → Engine.IO packets → Socket.IO
 /// packets → handlers, on this thread; timers from the read deadline.
-fn run(mut link: Link, mut session: Session, ctx: &Context, engine: &Engine) {
+fn run(link: &mut Link, session: &mut Session, ctx: &Context, engine: &Engine) {
     let outlet = link.outlet().clone();
     let close_timeout = ctx.config.close_timeout;
+    // The setup's stack pages (the upgrade, and the socket.io CONNECT with
+    // the application's `on_connection`, which come as the first packets)
+    // go back to the kernel once the session has joined its namespace:
+    // from then on the thread touches only what the loop uses (`src/stack.rs`).
+    let mut setup = true;
     let end = loop {
+        if setup && !session.awaits_connect() {
+            crate::stack::release_unused();
+            setup = false;
+        }
         let deadline = match outlet.closing_since() {
             Some(since) => Some(since + close_timeout + Duration::from_secs(1)),
             None => session.next_deadline(),

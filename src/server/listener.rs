@@ -177,7 +177,11 @@ impl Connections {
             .name(format!("conn-{id}"))
             .stack_size(ctx.config.connection_stack_size)
             .spawn(move || {
-                front::serve(stream, id, thread_ctx, thread_engine);
+                // The setup returns before the loop runs, so that the loop
+                // runs from this frame, near the top of the stack (src/stack.rs).
+                if let Some(mut upgraded) = front::serve(stream, id, thread_ctx, thread_engine) {
+                    upgraded.run();
+                }
                 let _ = done.send(id);
             });
         // ANCHOR_END: spawn

@@ -125,7 +125,7 @@ impl Link {
     /// our Close before the client reads it. So the thread first discards
     /// what still comes until the client closes too, or `linger` passes.
     /// Then the outlet lets go of the socket.
-    pub fn finish(self, ending_failed: bool, linger: Duration) {
+    pub fn finish(&mut self, ending_failed: bool, linger: Duration) {
         let socket = self.ws.get_ref().socket().clone();
         if ending_failed {
             if self.outlet().is_flushed() {

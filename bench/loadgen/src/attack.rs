@@ -553,7 +553,7 @@ fn send_flood(
     done: &AtomicBool,
     hang_up: &AtomicBool,
 ) -> io::Result<FloodOutcome> {
-    let mut reader = conn.stream.try_clone()?;
+    let mut reader = conn.stream.tcp().try_clone()?; // plain only: the flood never uses --tls
     let stop = Arc::new(AtomicBool::new(false));
     let stop_reader = stop.clone();
     let discard = thread::Builder::new().name("flood-rx".into()).spawn(move || {
@@ -574,7 +574,7 @@ fn send_flood(
         }
         false
     })?;
-    conn.stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    conn.stream.tcp().set_write_timeout(Some(Duration::from_secs(10)))?;
     let start = Instant::now();
     let mut batch = Vec::with_capacity(64 * 128);
     let mut count = 0;

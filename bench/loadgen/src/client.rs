@@ -178,7 +178,7 @@ pub enum Seen<'a> {
 
 /// One client connection, blocking during setup.
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub proto: Proto,
     /// Bytes read but not yet parsed into frames.
     pub buf: Vec<u8>,
@@ -189,10 +189,11 @@ pub struct Conn {
 impl Conn {
     /// Connects, upgrades and waits for the welcome event (`server-message`).
     pub fn open(addr: SocketAddr, proto: Proto, seed: u32) -> io::Result<Conn> {
-        let stream = TcpStream::connect_timeout(&addr, SETUP_TIMEOUT)?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(SETUP_TIMEOUT))?;
-        stream.set_write_timeout(Some(SETUP_TIMEOUT))?;
+        let tcp = TcpStream::connect_timeout(&addr, SETUP_TIMEOUT)?;
+        tcp.set_nodelay(true)?;
+        tcp.set_read_timeout(Some(SETUP_TIMEOUT))?;
+        tcp.set_write_timeout(Some(SETUP_TIMEOUT))?;
+        let stream = Stream::new(tcp)?;
         let mut conn = Conn { stream, proto, buf: Vec::with_capacity(512), mask_seed: seed | 1, out: Vec::new() };
         if proto == Proto::Tcp {
             return Ok(conn);
@@ -355,7 +356,7 @@ impl Conn {
 
     /// Switches to non-blocking mode for the poller.
     pub fn into_nonblocking(self) -> io::Result<Conn> {
-        self.stream.set_nonblocking(true)?;
+        self.stream.tcp().set_nonblocking(true)?;
         Ok(self)
     }
 
@@ -377,7 +378,7 @@ impl Conn {
     /// Blocking: one read that waits at most `timeout`. Returns false when the
     /// socket reached EOF or failed.
     pub fn read_within(&mut self, scratch: &mut [u8], timeout: Duration) -> io::Result<bool> {
-        self.stream.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        self.stream.tcp().set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         match self.stream.read(scratch) {
             Ok(0) => Ok(false),
             Ok(n) => {
@@ -398,7 +399,7 @@ impl Conn {
         // SAFETY: a valid socket descriptor and a pointer to a c_int of the given size.
         let rc = unsafe {
             libc::setsockopt(
-                self.stream.as_raw_fd(),
+                self.stream.tcp().as_raw_fd(),
                 libc::SOL_SOCKET,
                 libc::SO_RCVBUF,
                 (&value as *const libc::c_int).cast(),
@@ -416,7 +417,7 @@ impl Conn {
 /// `write_all` that also works on a non-blocking socket: the frames the bench
 /// sends are tiny, so a full send buffer is rare; when it happens, wait a
 /// moment (bounded: 10 s in total) and retry.
-fn write_all_retrying(stream: &mut TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+fn write_all_retrying(stream: &mut Stream, mut bytes: &[u8]) -> io::Result<()> {
     let deadline = std::time::Instant::now() + SETUP_TIMEOUT;
     while !bytes.is_empty() {
         match stream.write(bytes) {
@@ -522,5 +523,75 @@ mod tests {
         assert_eq!(sio, r#"42["broadcast",{"seq":7}]"#);
         assert!(is_event(Proto::SocketIo, sio.as_bytes(), "broadcast"));
         assert!(!is_event(Proto::SocketIo, sio.as_bytes(), "client-message"));
+    }
+}
+
+/// The client's TLS settings once `--tls CA.pem` was given: every
+/// connection then speaks wss (TLS over the same TCP connection), trusting
+/// that certificate (the bench's self-signed one).
+static TLS: std::sync::OnceLock<std::sync::Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+
+/// `--tls CA.pem`: connections from now on are TLS, trusting `ca`.
+pub fn use_tls(ca: &str) -> io::Result<()> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca).map_err(|e| bad(format!("{ca}: {e}")))? {
+        roots.add(cert.map_err(|e| bad(format!("{ca}: {e}")))?).map_err(|e| bad(format!("{ca}: {e}")))?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let _ = TLS.set(std::sync::Arc::new(config));
+    Ok(())
+}
+
+/// A connection's bytes: plain TCP, or TLS over it (`--tls`).
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn new(tcp: TcpStream) -> io::Result<Stream> {
+        let Some(config) = TLS.get() else { return Ok(Stream::Plain(tcp)) };
+        let name = rustls_pki_types::ServerName::try_from("localhost").expect("a valid name");
+        let session = rustls::ClientConnection::new(config.clone(), name).map_err(|e| bad(e.to_string()))?;
+        Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(session, tcp))))
+    }
+
+    /// The TCP socket under it (timeouts, non-blocking mode, the poller).
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.read(buf),
+            Stream::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.write(buf),
+            Stream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(tcp) => tcp.flush(),
+            Stream::Tls(tls) => tls.flush(),
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! loadgen echo      --addr 127.0.0.1:3000 --proto ws|socketio|tcp [--n 10000 --warmup 1000]
 //! loadgen broadcast --addr ... --proto ... --receivers 1000 [--rounds 30 --warmup 5 --burst 1 --stall --busy-poll]
+//!                   [--sender-addr ADDR]   (the emitting client on another node of a cluster)
 //! loadgen idle      --addr ... --proto ... --pid PID [--step 1000 --total 3000 --gc]
 //! loadgen scale     --addr ... --proto ... --pid PID [--clients 10000 --hold-secs 30 --rounds 5]
 //! loadgen attack-polling --addr ... --pid PID [--sessions 12000 --hold-secs 5]
@@ -13,7 +14,9 @@
 //! loadgen report    --csv bench/results.csv [--svg docs/bench.svg] [--run RUN]
 //! ```
 //! The measuring commands take `--csv FILE --run RUN --round K --server NAME`
-//! and append one row per number: `run,round,server,protocol,measure,value`.
+//! and append one row per number: `run,round,server,protocol,measure,value`;
+//! `--prefix P` names the measures `P_…` (compare.sh's cluster and TLS rows);
+//! `--tls CA.pem` makes every client connection wss, trusting that certificate.
 //! `bench/compare.sh` drives it all; see `docs/bench.md`.
 
 mod attack;
@@ -90,6 +93,9 @@ fn main() -> ExitCode {
 
 fn run(command: &str, raw: &[String]) -> Result<(), String> {
     let args = Args::parse(raw)?;
+    if let Some(ca) = args.0.get("tls") {
+        client::use_tls(ca).map_err(|e| format!("--tls: {e}"))?;
+    }
     let rows = match command {
         "tcp-echo-server" => return tcp_echo::serve(args.num("port", 3999)?).map_err(|e| e.to_string()),
         "write-floor-server" => {
@@ -111,6 +117,10 @@ fn run(command: &str, raw: &[String]) -> Result<(), String> {
                 burst: args.num("burst", 1)?,
                 busy: args.flag("busy-poll"),
                 stall: args.flag("stall"),
+                sender: match args.0.get("sender-addr") {
+                    Some(a) => Some(a.parse().map_err(|e| format!("--sender-addr: {e}"))?),
+                    None => None,
+                },
             },
         ),
         "attack-polling" => attack::polling_sessions(
@@ -164,8 +174,17 @@ fn proto(args: &Args) -> Result<Proto, String> {
     Proto::parse(args.get("proto")?)
 }
 
-/// Prints the rows and appends them to `--csv`, if given.
+/// Prints the rows and appends them to `--csv`, if given. `--prefix P`
+/// names every measure `P_measure` (the cluster's and TLS's rows).
 fn record(args: &Args, rows: &[(String, f64)]) -> Result<(), String> {
+    let prefixed: Vec<(String, f64)>;
+    let rows = match args.0.get("prefix") {
+        Some(p) => {
+            prefixed = rows.iter().map(|(m, v)| (format!("{p}_{m}"), *v)).collect();
+            &prefixed
+        }
+        None => rows,
+    };
     let server = args.0.get("server").map(String::as_str).unwrap_or("?");
     let proto = args.0.get("proto").map(String::as_str).unwrap_or("-");
     for (measure, value) in rows {

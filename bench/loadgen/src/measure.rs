@@ -122,7 +122,11 @@ impl Fleet {
         };
         for (i, conn) in conns.into_iter().enumerate() {
             let conn = conn.into_nonblocking()?;
-            fleet.poll.registry().register(&mut SourceFd(&conn.stream.as_raw_fd()), Token(i), Interest::READABLE)?;
+            fleet.poll.registry().register(
+                &mut SourceFd(&conn.stream.tcp().as_raw_fd()),
+                Token(i),
+                Interest::READABLE,
+            )?;
             fleet.conns.push(conn);
         }
         Ok(fleet)
@@ -148,7 +152,7 @@ impl Fleet {
             if !alive || closed {
                 // Nothing more will come: stop polling it (a closed socket
                 // stays readable and would spin the poller).
-                let _ = self.poll.registry().deregister(&mut SourceFd(&conn.stream.as_raw_fd()));
+                let _ = self.poll.registry().deregister(&mut SourceFd(&conn.stream.tcp().as_raw_fd()));
             }
         }
         Ok(())
@@ -164,6 +168,10 @@ pub struct BroadcastOpts {
     pub busy: bool,
     /// One more client, beside the receivers, that stopped reading.
     pub stall: bool,
+    /// The client that emits connects here instead (another node of a
+    /// cluster): the receivers' server gets the broadcast over Redis. It
+    /// receives the broadcast too (from its own node), and counts.
+    pub sender: Option<SocketAddr>,
 }
 
 /// The stalled client's receive buffer: small, so that its socket is full
@@ -175,7 +183,14 @@ const STALL_CHUNK: usize = 32 * 1024;
 /// Broadcast to `receivers` clients (the sender is one of them): time from the
 /// emit to the last receiver, in ms, p50 / p95 / p99 over `rounds`.
 pub fn broadcast(addr: SocketAddr, proto: Proto, o: &BroadcastOpts) -> io::Result<Vec<(String, f64)>> {
-    let mut conns = open_many(addr, proto, o.receivers + usize::from(o.stall))?;
+    let mut conns = match o.sender {
+        Some(sender) => {
+            let mut conns = open_many(sender, proto, 1)?;
+            conns.extend(open_many(addr, proto, o.receivers + usize::from(o.stall))?);
+            conns
+        }
+        None => open_many(addr, proto, o.receivers + usize::from(o.stall))?,
+    };
     let mut stalled = if o.stall { conns.pop() } else { None };
     let mut fleet = Fleet::new(conns)?;
     fleet.busy = o.busy;
@@ -233,7 +248,7 @@ pub fn broadcast(addr: SocketAddr, proto: Proto, o: &BroadcastOpts) -> io::Resul
 fn stop_reading(conn: &mut Conn) -> io::Result<()> {
     const BATCH: usize = 8;
     conn.set_receive_buffer(STALL_RCVBUF)?;
-    let (local, server) = (conn.stream.local_addr()?, conn.stream.peer_addr()?);
+    let (local, server) = (conn.stream.tcp().local_addr()?, conn.stream.tcp().peer_addr()?);
     let pad = "x".repeat(STALL_CHUNK - 64);
     let send = |conn: &mut Conn, n: usize| -> io::Result<()> {
         for i in 0..n {
@@ -304,7 +319,7 @@ fn server_socket(server: SocketAddr, client: SocketAddr) -> io::Result<Option<(u
 /// `slow_client_timeout` with 1013, and drops it when no Close reply came
 /// within `close_timeout`, 5 s: the 1013 cannot pass a full socket.)
 fn closed_by_server(conn: &Conn, within: Duration) -> io::Result<bool> {
-    let (local, server) = (conn.stream.local_addr()?, conn.stream.peer_addr()?);
+    let (local, server) = (conn.stream.tcp().local_addr()?, conn.stream.tcp().peer_addr()?);
     let deadline = Instant::now() + within;
     loop {
         match server_socket(server, local)? {

@@ -222,6 +222,8 @@ pub fn run(csv: &str, svg: Option<&str>, run: Option<&str>) -> io::Result<()> {
         }
         out.push_str(&targets(&data));
     }
+    out.push_str(&two_way(&data, CLUSTER));
+    out.push_str(&two_way(&data, TLS));
     out.push_str(&attacks(&data));
     print!("{out}");
     if let Some(svg) = svg {
@@ -231,6 +233,118 @@ pub fn run(csv: &str, svg: Option<&str>, run: Option<&str>) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A table with wshub and the peer only (no floor): its title, its rows
+/// (label, measure), and the ratios it judges: (what, measure over measure,
+/// for which server, the bound).
+struct TwoWay {
+    title: &'static str,
+    rows: &'static [(&'static str, &'static str)],
+    checks: &'static [(&'static str, &'static str, &'static str, &'static str, f64)],
+}
+
+/// `compare.sh --cluster`: the Redis adapter's cost (issue 10).
+const CLUSTER: TwoWay = TwoWay {
+    title: "Cluster over Redis: broadcast to 1000, emit → last receiver (ms); a real redis-server on loopback",
+    rows: &[
+        ("one node, no Redis: p50", "c1_bcast1000_p50_ms"),
+        ("one node, no Redis: p99", "c1_bcast1000_p99_ms"),
+        ("one node + Redis adapter (local): p50", "c1r_bcast1000_p50_ms"),
+        ("one node + Redis adapter (local): p99", "c1r_bcast1000_p99_ms"),
+        ("two nodes, sender on A, 1000 on B: p50", "c2_bcast1000_p50_ms"),
+        ("two nodes, sender on A, 1000 on B: p99", "c2_bcast1000_p99_ms"),
+    ],
+    checks: &[
+        ("two nodes p50, wshub / socket.io", "c2_bcast1000_p50_ms", "", "peer", 0.7),
+        (
+            "adapter on a local broadcast, wshub p50 with / without",
+            "c1r_bcast1000_p50_ms",
+            "c1_bcast1000_p50_ms",
+            "wshub",
+            1.05,
+        ),
+        (
+            "two nodes / one node, wshub p50 (for reference)",
+            "c2_bcast1000_p50_ms",
+            "c1_bcast1000_p50_ms",
+            "wshub",
+            f64::NAN,
+        ),
+        (
+            "two nodes / one node, socket.io p50 (for reference)",
+            "c2_bcast1000_p50_ms",
+            "c1_bcast1000_p50_ms",
+            "peer",
+            f64::NAN,
+        ),
+    ],
+};
+
+/// `compare.sh --tls`: wss against ws, and Node's https against http (issue 12).
+const TLS: TwoWay = TwoWay {
+    title: "TLS: the same over wss (a throwaway CA's P-256 certificate, made by the bench) and over ws",
+    rows: &[
+        ("echo p50, ws (µs)", "plain_echo_p50_us"),
+        ("echo p50, wss (µs)", "tls_echo_p50_us"),
+        ("echo p99, wss (µs)", "tls_echo_p99_us"),
+        ("broadcast to 1000 p50, ws (ms)", "plain_bcast1000_p50_ms"),
+        ("broadcast to 1000 p50, wss (ms)", "tls_bcast1000_p50_ms"),
+        ("broadcast to 1000 p99, wss (ms)", "tls_bcast1000_p99_ms"),
+    ],
+    checks: &[
+        ("echo p50 over wss, wshub / socket.io", "tls_echo_p50_us", "", "peer", f64::NAN),
+        ("broadcast to 1000 p50 over wss, wshub / socket.io", "tls_bcast1000_p50_ms", "", "peer", f64::NAN),
+        ("echo p50, wss / ws, wshub", "tls_echo_p50_us", "plain_echo_p50_us", "wshub", f64::NAN),
+        ("echo p50, wss / ws, socket.io", "tls_echo_p50_us", "plain_echo_p50_us", "peer", f64::NAN),
+        ("broadcast to 1000 p50, wss / ws, wshub", "tls_bcast1000_p50_ms", "plain_bcast1000_p50_ms", "wshub", f64::NAN),
+        (
+            "broadcast to 1000 p50, wss / ws, socket.io",
+            "tls_bcast1000_p50_ms",
+            "plain_bcast1000_p50_ms",
+            "peer",
+            f64::NAN,
+        ),
+    ],
+};
+
+/// A [`TwoWay`] table, when its rows were measured in this run. A check
+/// with an empty second measure is wshub over the peer on the first; one
+/// with two is that server's first over its second. NaN bound: shown, not judged.
+fn two_way(data: &Data, t: TwoWay) -> String {
+    let mut out = String::new();
+    if !t.rows.iter().any(|(_, m)| data.has(m)) {
+        return out;
+    }
+    let cell = |x: Option<f64>| x.map(fmt).unwrap_or_else(|| "-".into());
+    let _ = writeln!(out, "\n{}", t.title);
+    let _ = writeln!(out, "|                                          |     wshub |      peer | wshub/peer |");
+    let _ = writeln!(out, "|------------------------------------------|-----------|-----------|------------|");
+    for (label, m) in t.rows {
+        let (w, p) = (data.median("wshub", m), data.median("peer", m));
+        let r = match (w, p) {
+            (Some(w), Some(p)) if p > 0.0 => format!("{:.2}", w / p),
+            _ => "-".into(),
+        };
+        let _ = writeln!(out, "| {label:<40} | {:>9} | {:>9} | {r:>10} |", cell(w), cell(p));
+    }
+    for (what, a, b, server, limit) in t.checks {
+        let got = if b.is_empty() {
+            (|| Some(data.median("wshub", a)? / data.median(server, a)?))()
+        } else {
+            (|| Some(data.median(server, a)? / data.median(server, b)?))()
+        };
+        if limit.is_nan() {
+            let _ = writeln!(out, "  · {what}: {}×", shown(got));
+        } else {
+            let _ = writeln!(out, "  {} {what}: {}× (target ≤ {limit}×)", verdict(got, |g| g <= *limit), shown(got));
+        }
+    }
+    let _ = writeln!(out, "  per round, wshub | peer:");
+    for (_, m) in t.rows.iter().filter(|(_, m)| m.ends_with("p50_ms") || m.ends_with("p50_us")) {
+        let _ = writeln!(out, "    {m:<31} {} | {}", data.rounds("wshub", m), data.rounds("peer", m));
+    }
+    out
 }
 
 /// ✓ / ✗ / – for a value against a bound.
