@@ -126,7 +126,7 @@ pub(crate) fn serve(
         };
         if !request.path.starts_with(prefix.as_str()) {
             log::debug!("conn {id}: {:?} after an engine request: closed for the client to retry", request.path);
-            return;
+            return None;
         }
         // Each request names its host, not only the connection's first.
         if let Err(response) = config.allowed_hosts.check(&request) {
