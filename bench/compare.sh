@@ -15,7 +15,10 @@
 # Each round, per server: idle cost (RSS, threads, kernel stack; wshub on
 # /ws and on socket.io, each on a fresh process), echo, broadcast to 100 and
 # to 1000, a burst (100 broadcasts back to back to 1000), and 1000 receivers
-# beside a client that stopped reading. Then the floors.
+# beside a client that stopped reading. Then the floors. --cluster: a
+# redis-server, and broadcasts on one node, on one node with the adapter, and
+# across two nodes (wshub's and Node's). --tls: echo and broadcast, plain and
+# over TLS, per server.
 #
 # Builds everything in release mode, installs the peer's npm packages
 # (`npm ci`), pins every server to CPU 0 and the load generator to CPU 1, and
@@ -44,7 +47,7 @@ while [ $# -gt 0 ]; do
         --tls) TLS=1; shift ;;
         --tls-only) TLS=1; COMPARE=0; shift ;;
         --scale-clients) SCALE_CLIENTS="$2"; shift 2 ;;
-        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
