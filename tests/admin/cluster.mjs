@@ -8,26 +8,12 @@
 // reach B's clients.
 import WebSocket from "ws";
 import { io, check, next, done } from "../socketio/lib.mjs";
+import { record } from "./record.mjs";
 
 const [a, b] = process.argv.slice(2);
 const same = (x, y) => JSON.stringify(x) === JSON.stringify(y);
 const portOf = (url) => new URL(url).port;
 
-function record(socket) {
-  const log = [];
-  const waiting = [];
-  socket.onAny((...event) => {
-    log.push(event);
-    for (const w of waiting.splice(0)) if (!w(event)) waiting.push(w);
-  });
-  log.until = (matches, what) =>
-    new Promise((resolve) => {
-      const found = log.find(matches);
-      if (found) return resolve(found);
-      waiting.push((event) => (matches(event) ? (resolve(event), true) : false));
-    }).then((event) => (what && console.log(`ok - ${what}`), event));
-  return log;
-}
 const named = (name, test) => (e) => e[0] === name && test(e);
 
 // Clients of node B, before the UI comes: one of each protocol.

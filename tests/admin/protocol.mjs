@@ -7,27 +7,11 @@
 // and socket.io clients. Every wait is for an event, bounded by one deadline.
 import WebSocket from "ws";
 import { io, url, check, fail, next, done } from "../socketio/lib.mjs";
+import { record } from "./record.mjs";
 
 const [password, mode = "development"] = process.argv.slice(3);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
-// Everything an admin socket hears, in order, and waits on it.
-function record(socket) {
-  const log = [];
-  const waiting = [];
-  socket.onAny((...event) => {
-    log.push(event);
-    for (const w of waiting.splice(0)) if (!w(event)) waiting.push(w);
-  });
-  // The first event (past or to come) that `matches`.
-  log.until = (matches, what) =>
-    new Promise((resolve) => {
-      const found = log.find(matches);
-      if (found) return resolve(found);
-      waiting.push((event) => (matches(event) ? (resolve(event), true) : false));
-    }).then((event) => (what && console.log(`ok - ${what}`), event));
-  return log;
-}
 
 const admin = (auth) => io(`${url}/admin`, { forceNew: true, reconnection: false, auth });
 const named = (name, test) => (e) => e[0] === name && test(e);
