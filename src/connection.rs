@@ -176,6 +176,16 @@ impl Connection {
         // thread touches only what the loop uses (`src/stack.rs`).
         crate::stack::release_unused();
         let ending = self.serve();
+        self.goodbye(ending);
+    }
+
+    /// After the loop: the handlers learn why, the hub forgets the client,
+    /// the socket closes. Its own frame, never inlined into `run`: what it
+    /// needs on the stack (the reason as text, the log line) would otherwise
+    /// sit below the loop for the client's whole life, and an idle client
+    /// would keep a third page of stack (src/stack.rs).
+    #[inline(never)]
+    fn goodbye(&mut self, ending: Ending) {
         let id = self.socket.id();
         match &ending {
             // `{:?}` of the text: a reason may quote the client; control

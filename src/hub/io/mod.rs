@@ -20,10 +20,10 @@
 //! });
 //! ```
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, Sender, TrySendError};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -75,11 +75,15 @@ pub struct Io {
 /// many of its own.
 pub(crate) const CREDITS: usize = 16;
 
-/// A client's credits: a slot in a small bounded channel per command in flight.
-#[derive(Debug)]
+/// A client's credits: how many of its commands are in flight, and a way to
+/// wait for one to come back. (A counter, not a channel of `CREDITS` slots:
+/// it is kept for every client, and a bounded channel costs ~800 bytes.)
+#[derive(Debug, Default)]
 pub(crate) struct Credits {
-    take: Sender<()>,
-    give_back: Receiver<()>,
+    /// Commands of this client that the hub has not dropped yet.
+    out: Mutex<usize>,
+    /// Told each time one comes back.
+    returned: Condvar,
 }
 
 /// One command's credit, given back when the hub drops its envelope.
@@ -88,15 +92,32 @@ pub struct Credit(Arc<Credits>);
 
 impl Drop for Credit {
     fn drop(&mut self) {
-        let _ = self.0.give_back.try_recv();
+        *lock(&self.0.out) -= 1;
+        self.0.returned.notify_one();
     }
 }
 
 impl Credits {
     pub(crate) fn new() -> Arc<Credits> {
-        let (take, give_back) = bounded(CREDITS);
-        Arc::new(Credits { take, give_back })
+        Arc::new(Credits::default())
     }
+
+    /// Takes a credit, waiting at most `wait` while all of them are out.
+    fn take(self: &Arc<Self>, wait: Duration) -> Option<Credit> {
+        let out = lock(&self.out);
+        let (mut out, _) =
+            self.returned.wait_timeout_while(out, wait, |out| *out >= CREDITS).unwrap_or_else(|e| e.into_inner());
+        if *out >= CREDITS {
+            return None;
+        }
+        *out += 1;
+        Some(Credit(self.clone()))
+    }
+}
+
+/// A poisoned lock still counts: a panic elsewhere must not stop the count.
+fn lock(mutex: &Mutex<usize>) -> MutexGuard<'_, usize> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Io {
@@ -313,7 +334,7 @@ impl Io {
         let credit = self.credits.as_ref().and_then(|credits| {
             // The hub gives a credit back within microseconds; only a hub
             // that stopped takes longer, and then the command is dropped anyway.
-            credits.take.send_timeout((), Duration::from_secs(1)).ok().map(|()| Credit(credits.clone()))
+            credits.take(Duration::from_secs(1))
         });
         if self.hub.send(Envelope { command, _credit: credit }).is_err() {
             log::debug!("the hub has stopped (server shut down); command dropped");

@@ -25,7 +25,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -82,7 +82,11 @@ struct Inner {
     pid: Option<String>,
     /// This socket took over a disconnected session.
     recovered: bool,
-    handshake: Handshake,
+    /// socket.io's `socket.handshake`, made from `info` the first time it
+    /// is asked for: most sockets never are, and it copies every header.
+    handshake: OnceLock<Handshake>,
+    /// The connection is encrypted (for `handshake().secure`).
+    secure: bool,
     /// How this client's frames are encoded.
     wire: Wire,
     /// The hub, scoped to this socket's namespace.
@@ -168,13 +172,13 @@ impl Socket {
                 (sid, pid, rooms, Data::default(), false)
             }
         };
-        let handshake = Handshake::of(&info, &auth, secure);
         let inner = Inner {
             info,
             sid,
             pid,
             recovered,
-            handshake,
+            handshake: OnceLock::new(),
+            secure,
             wire,
             io,
             outlet,
@@ -234,7 +238,8 @@ impl Socket {
     /// socket.io's `socket.handshake`: headers, time, address, xdomain,
     /// secure, issued, url, query, auth.
     pub fn handshake(&self) -> &Handshake {
-        &self.inner.handshake
+        let inner = &*self.inner;
+        inner.handshake.get_or_init(|| Handshake::of(&inner.info, &inner.auth, inner.secure))
     }
 
     /// Everything known about the client: address, path, origin, headers…
