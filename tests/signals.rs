@@ -72,7 +72,8 @@ fn lines_of(stdout: ChildStdout) -> mpsc::Receiver<String> {
 ///   "transport close", as from Node's `io.close()` (no `41`: their library
 ///   would reconnect); the WebSocket one got exactly what the `/ws` client
 ///   got (the hub closes both at the same point of its queue), the polling
-///   one a prefix of it (polling sessions end first, and one that falls
+///   one a prefix of it that holds at least broadcast 0, which all three
+///   had before the signal (polling sessions end first, and one that falls
 ///   more than 256 packets behind is dropped as too slow);
 /// - the process exits with status 0.
 #[test]
@@ -93,13 +94,22 @@ fn sigterm_stops_gracefully_for_every_kind_of_client() {
     let lines = lines_of(node.stdout.take().unwrap());
     assert_eq!(lines.recv_timeout(Duration::from_secs(20)).as_deref(), Ok("ready"));
 
-    for n in 0..1000 {
+    // Broadcast 0 reaches all three clients first, so that each one's
+    // prefix below is at least 0..0 (a poll in flight at the signal could
+    // otherwise leave the polling client with nothing, which says little).
+    ws.emit("broadcast", json!(0));
+    assert_eq!(ws.recv_event(), ("broadcast".into(), json!(0)));
+    let mut firsts: Vec<String> =
+        (0..2).map(|_| lines.recv_timeout(Duration::from_secs(20)).expect("`<transport> first`")).collect();
+    firsts.sort();
+    assert_eq!(firsts, ["polling first", "websocket first"]);
+    for n in 1..1000 {
         ws.emit("broadcast", json!(n));
     }
-    // The first one is back: the rest are queued or on their way.
-    assert_eq!(ws.recv_event(), ("broadcast".into(), json!(0)));
+    // The second one is back: the rest are queued or on their way.
+    assert_eq!(ws.recv_event(), ("broadcast".into(), json!(1)));
     signal(&server, libc::SIGTERM);
-    let mut got = 1;
+    let mut got = 2;
     let close = loop {
         match ws.recv() {
             Message::Text(text) => {

@@ -1,8 +1,9 @@
 // Two socket.io-client 4.8 clients, one over WebSocket and one over HTTP
 // long-polling, for tests/signals.rs. It prints `ready` once both are
-// connected, then collects the `broadcast` events each gets (their data is
-// a count: 0, 1, 2 …) until the server goes away, and prints one line per
-// client: `<transport> <events in order> <disconnect reason>`, e.g.
+// connected and `<transport> first` when a client has its first broadcast,
+// then collects the `broadcast` events each gets (their data is a count:
+// 0, 1, 2 …) until the server goes away, and prints one line per client:
+// `<transport> <events in order> <disconnect reason>`, e.g.
 // `websocket 0..57 transport close`. The test compares these with what a
 // `/ws` client saw.
 import { io, url, fail } from "../socketio/lib.mjs";
@@ -19,6 +20,7 @@ for (const transport of transports) {
   socket.on("broadcast", (n) => {
     if (n !== got.length) fail(`${transport}: broadcast ${n} after ${got.length} (lost or out of order)`);
     got.push(n);
+    if (n === 0) console.log(`${transport} first`);
   });
   socket.on("connect_error", (e) => fail(`${transport}: connect_error ${e.message}`));
   socket.on("disconnect", (reason) => {
