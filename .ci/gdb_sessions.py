@@ -359,6 +359,8 @@ def main():
     workdir = os.path.join(os.environ.get("TMPDIR", tempfile.gettempdir()), "wshub-gdb")
     os.makedirs(workdir, exist_ok=True)
     passed = failed = 0
+    # Each failure again at the end, so that the tail of a long CI log holds it.
+    failures = []
     for chapter in chapters:
         try:
             text, found = sessions_of(chapter)
@@ -373,9 +375,11 @@ def main():
                     print(f"gdb: (shown above) {where}")
                 elif problems:
                     failed += 1
-                    print(f"gdb: FAILED {where}: {program} {' '.join(args)}".rstrip())
+                    report = f"gdb: FAILED {where}: {program} {' '.join(args)}".rstrip()
                     for problem in problems:
-                        print("    " + problem.replace("\n", "\n    "))
+                        report += "\n    " + problem.replace("\n", "\n    ")
+                    print(report)
+                    failures.append(report)
                 else:
                     passed += 1
                     stopped = f"{stops} stop" + ("" if stops == 1 else "s")
@@ -391,13 +395,15 @@ def main():
             if unresolved:
                 failed += 1
                 for symbol in unresolved:
-                    print(f"gdb: FAILED {chapter}: `break {symbol}` does not resolve in {where}")
+                    failures.append(f"gdb: FAILED {chapter}: `break {symbol}` does not resolve in {where}")
+                    print(failures[-1])
             else:
                 passed += 1
                 print(f"gdb: ok {chapter}: the {len(named)} functions its prose names resolve in {where}")
         except SessionError as e:
             failed += 1
-            print(f"gdb: FAILED {e}")
+            failures.append(f"gdb: FAILED {e}")
+            print(failures[-1])
     for chapter, edits in BLESSED.items():
         path = os.path.join(ROOT, chapter)
         lines = open(path).read().split("\n")
@@ -407,6 +413,9 @@ def main():
         print(f"gdb: blessed {len(edits)} line(s) of {chapter}; read the diff, then run again")
     if not os.environ.get("KEEP") and failed == 0:
         shutil.rmtree(workdir, ignore_errors=True)
+    if failures:
+        print("gdb: the failures again:")
+        print("\n".join(failures))
     print(f"gdb: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
