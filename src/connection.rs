@@ -119,7 +119,7 @@ pub(crate) fn run_websocket(
     let socket = Socket::new(parts);
     // Recovery: the client learns its ids before anything else.
     let greeting = socket.pid().map(|pid| json_session_frame(socket.sid(), pid, socket.recovered()));
-    ctx.io.register(socket.clone(), replay, greeting);
+    socket.register(replay, greeting);
     if ctx.is_stopping() {
         // The hub may have stopped before it read our Open: close ourselves.
         outlet.close(1001, "server shutting down", false);

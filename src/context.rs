@@ -24,9 +24,6 @@ use crate::Value;
 /// The function called for each socket right after it joins a namespace.
 pub(crate) type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
 
-/// The function called for each session of the Engine.IO-only endpoint.
-pub(crate) type EngineHandler = Arc<dyn Fn(&crate::engine::EngineSocket) + Send + Sync>;
-
 /// The function that accepts (`Ok`) or refuses (`Err(message)`) a client's
 /// connection to a namespace, from its `auth` payload and what is known of it.
 pub(crate) type ConnectCheck = Arc<dyn Fn(&Value, &SocketInfo) -> Result<(), String> + Send + Sync>;
@@ -69,9 +66,6 @@ pub(crate) struct Context {
     parents: RwLock<Vec<Arc<Parent>>>,
     /// A child namespace → its parent, once a client made it.
     children: RwLock<HashMap<String, Arc<Parent>>>,
-    /// The application's handler of Engine.IO-only sessions: without one,
-    /// the Engine.IO endpoint does not exist (its path is a 404).
-    engineio: RwLock<Option<EngineHandler>>,
     /// The last id handed out (ids are never reused).
     next_id: AtomicU64,
     /// Connections still reading a request head, so shutdown can wake them.
@@ -99,7 +93,6 @@ impl Context {
             connect_checks: RwLock::default(),
             parents: RwLock::default(),
             children: RwLock::default(),
-            engineio: RwLock::default(),
             next_id: AtomicU64::new(0),
             handshaking: Mutex::default(),
             stopping: AtomicBool::new(false),
@@ -156,15 +149,6 @@ impl Context {
         parent.children.lock().unwrap_or_else(|e| e.into_inner()).insert(nsp.to_string());
         self.children.write().unwrap_or_else(|e| e.into_inner()).insert(nsp.to_string(), parent.clone());
         Some(parent)
-    }
-
-    pub fn set_engineio_handler(&self, handler: EngineHandler) {
-        *self.engineio.write().unwrap_or_else(|e| e.into_inner()) = Some(handler);
-    }
-
-    /// The handler of Engine.IO-only sessions, if the application set one.
-    pub fn engineio_handler(&self) -> Option<EngineHandler> {
-        self.engineio.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The names of the namespaces registered so far (`/` always among them).

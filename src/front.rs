@@ -94,7 +94,7 @@ pub(crate) fn serve(tcp: TcpStream, id: ConnId, ctx: Arc<Context>, engine: Arc<E
     // handles it): both are the engine's.
     let upper = if request.path.starts_with(config.socketio.path.as_str()) {
         Some(Upper::SocketIo)
-    } else if request.path.starts_with(config.socketio.engineio_path.as_str()) && ctx.engineio_handler().is_some() {
+    } else if request.path.starts_with(config.socketio.engineio_path.as_str()) && engine.engineio.is_some() {
         Some(Upper::EngineIo)
     } else {
         None

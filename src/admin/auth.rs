@@ -97,7 +97,7 @@ fn new_session_id() -> String {
     let mut bytes = [0u8; 8];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness (never seen on Linux): a socket id's randomness instead.
-        return crate::hub::socket::random_id();
+        return crate::hub::ids::random_id();
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -9,7 +9,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::hub::observe::{sent_totals, Counts};
+use crate::hub::observe::Counts;
+use crate::hub::outlet::sent_totals;
 
 /// `(unix second, type, subtype)`: what one count is of.
 type Key = (u64, &'static str, Option<String>);

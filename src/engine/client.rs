@@ -141,4 +141,4 @@ pub(crate) fn parse_error(why: String) -> SessionEnd {
 }
 
 /// A random, unguessable id (20 characters, URL-safe): see `hub::socket`.
-pub(crate) use crate::hub::socket::random_id;
+pub(crate) use crate::hub::ids::random_id;

@@ -39,6 +39,7 @@ use std::time::Instant;
 use crate::conn::Conn;
 use crate::context::Context;
 use crate::http::{self, Request, Response};
+pub(crate) use raw::EngineHandler;
 pub use raw::EngineSocket;
 pub(crate) use session::Upper;
 pub(crate) use sessions::Engine;

@@ -189,7 +189,7 @@ impl Namespaces {
         ids.push('}');
         let accepted = format!("{}{ids}", socketio::header(Kind::Connect, 0, &nsp, None));
         let greeting = Encoded::new(vec![Packet::Message(accepted).to_message()]);
-        ctx.io.register(socket.clone(), replay, Some(greeting));
+        socket.register(replay, Some(greeting));
         let how = if socket.recovered() { "recovered" } else { "joined" };
         log::info!("socket {id}: {how} namespace {nsp:?} as {} (conn {})", socket.sid(), outlet.id);
         self.sockets.insert(nsp, socket.clone());

@@ -32,7 +32,7 @@ pub(super) fn open(req: &Request, (id, peer): Peer, ctx: &Arc<Context>, engine: 
     // The session's outlet has an id of its own: it outlives this connection.
     let outlet = Outlet::polling(ctx.next_id(), ctx.limits(), engine.notices.clone());
     ctx.io.send(Command::Open(outlet.clone()));
-    let session = Session::new(sid, outlet, ctx.clone(), client_of(req, peer), upper);
+    let session = Session::new(sid, outlet, ctx.clone(), client_of(req, peer), upper, engine.engineio.as_ref());
     log::info!("session {}: opened over HTTP long-polling (conn {id})", session.short_sid());
     let deadline = session.next_deadline();
     let (sid, outlet) = (session.sid.clone(), session.outlet.clone());

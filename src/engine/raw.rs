@@ -38,6 +38,10 @@ use crate::wire::engineio::Packet;
 /// What the protocol name of an Engine.IO-only socket is in its [`SocketInfo`].
 pub const PROTOCOL: &str = "engine.io";
 
+/// The application's function called for each new session
+/// ([`Server::on_engineio`](crate::Server::on_engineio)); the engine keeps it.
+pub(crate) type EngineHandler = Arc<dyn Fn(&EngineSocket) + Send + Sync>;
+
 type MessageHandler = Box<dyn FnMut(&EngineSocket, Message) + Send>;
 type CloseHandler = Box<dyn FnOnce(&EngineSocket, &str) + Send>;
 
@@ -147,7 +151,13 @@ pub(crate) struct RawMessages {
 impl RawMessages {
     /// A new session's socket: the application's connection handler runs
     /// now, on this thread. A handler that panics closes the session (1011).
-    pub fn open(sid: &str, ctx: &Context, outlet: &Arc<Outlet>, client: &Client) -> RawMessages {
+    pub fn open(
+        sid: &str,
+        ctx: &Context,
+        outlet: &Arc<Outlet>,
+        client: &Client,
+        handler: Option<&EngineHandler>,
+    ) -> RawMessages {
         let info = SocketInfo {
             id: ctx.next_id(),
             peer: client.peer,
@@ -168,7 +178,7 @@ impl RawMessages {
         };
         let socket = EngineSocket { inner: Arc::new(inner) };
         log::info!("socket {}: Engine.IO session (conn {})", socket.id(), outlet.id);
-        if let Some(handler) = ctx.engineio_handler() {
+        if let Some(handler) = handler {
             if guard(&socket, |socket| handler(socket)).is_err() {
                 outlet.close(1011, "handler panicked", false);
             }

@@ -26,7 +26,7 @@ use tungstenite::Message;
 
 use super::client::{parse_error, send, short_sid, Client, SessionEnd};
 use super::namespaces::Namespaces;
-use super::raw::RawMessages;
+use super::raw::{EngineHandler, RawMessages};
 use crate::config::SocketIoConfig;
 use crate::context::Context;
 use crate::hub::{Command, ConnId, Outlet};
@@ -78,7 +78,14 @@ enum Layer {
 impl Session {
     /// A new session with id `sid`, writing through `outlet`, carrying
     /// `upper`. For Engine.IO-only, the application's handler runs now.
-    pub fn new(sid: String, outlet: Arc<Outlet>, ctx: Arc<Context>, client: Client, upper: Upper) -> Session {
+    pub fn new(
+        sid: String,
+        outlet: Arc<Outlet>,
+        ctx: Arc<Context>,
+        client: Client,
+        upper: Upper,
+        engineio: Option<&EngineHandler>,
+    ) -> Session {
         let sio = &ctx.config.socketio;
         let now = Instant::now();
         let (layer, connect_by) = match upper {
@@ -87,7 +94,7 @@ impl Session {
                 Some(now + sio.connect_timeout),
             ),
             // No namespace to join: no connect timeout.
-            Upper::EngineIo => (Layer::EngineIo(RawMessages::open(&sid, &ctx, &outlet, &client)), None),
+            Upper::EngineIo => (Layer::EngineIo(RawMessages::open(&sid, &ctx, &outlet, &client, engineio)), None),
         };
         Session {
             sid,

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{select, unbounded, Receiver, Sender};
 
 use super::client::SessionEnd;
+use super::raw::EngineHandler;
 use super::session::{Session, Upper};
 use crate::context::Context;
 use crate::hub::{ConnId, Outlet};
@@ -74,11 +75,15 @@ pub(crate) struct Engine {
     /// wakes the listener.
     on_goodbyes_done: Mutex<Option<Box<dyn Fn() + Send>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The application's handler of Engine.IO-only sessions: without one,
+    /// the Engine.IO endpoint does not exist (its path is a 404).
+    pub engineio: Option<EngineHandler>,
 }
 
 impl Engine {
-    /// An empty registry and its `engine-timers` thread.
-    pub fn start(ctx: Arc<Context>) -> std::io::Result<Arc<Engine>> {
+    /// An empty registry and its `engine-timers` thread; `engineio` serves
+    /// the Engine.IO-only endpoint.
+    pub fn start(ctx: Arc<Context>, engineio: Option<EngineHandler>) -> std::io::Result<Arc<Engine>> {
         let (timers, timers_rx) = unbounded();
         let (notices, notices_rx) = unbounded();
         let engine = Arc::new(Engine {
@@ -90,6 +95,7 @@ impl Engine {
             goodbyes: Mutex::default(),
             on_goodbyes_done: Mutex::new(None),
             thread: Mutex::new(None),
+            engineio,
         });
         let for_thread = engine.clone();
         let thread = thread::Builder::new()

@@ -81,7 +81,14 @@ pub(super) fn upgrade(
         // WebSocket-only: the open packet is the first frame, at once (the
         // client says nothing until it has it).
         send(&outlet, open_packet(&ctx.config.socketio, &sid, false).to_message());
-        let session = Session::new(sid.clone(), outlet.clone(), ctx.clone(), client_of(req, peer.1), plan.upper);
+        let session = Session::new(
+            sid.clone(),
+            outlet.clone(),
+            ctx.clone(),
+            client_of(req, peer.1),
+            plan.upper,
+            engine.engineio.as_ref(),
+        );
         engine.insert(sid, plan.upper, outlet.clone(), State::WebSocket, None);
         if ctx.is_stopping() {
             outlet.close(1001, "server shutting down", false);

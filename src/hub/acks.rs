@@ -1,9 +1,10 @@
 //! Acknowledgements both ways, as socket.io does them.
 //!
 //! - A client's event that asks for an answer reaches an
-//!   [`on_with_ack`](crate::Socket::on_with_ack) handler with an [`Ack`]: a
-//!   value the handler may call once, now or later, from any thread. A
-//!   handler that never calls it never answers, and the client's
+//!   [`on_with_ack`](crate::Socket::on_with_ack) handler with an
+//!   [`Ack`](crate::Ack) (the socket's: `socket/ack.rs`): a value the
+//!   handler may call once, now or later, from any thread. A handler that
+//!   never calls it never answers, and the client's
 //!   `socket.timeout(ms).emitWithAck(...)` times out, as against Node.
 //! - The server asks a client with
 //!   [`Socket::emit_with_ack`](crate::Socket::emit_with_ack); with
@@ -17,78 +18,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::Serialize;
 use serde_json::Value;
-
-use super::socket::Socket;
-use crate::wire::{payload, Outgoing};
-
-/// The answer a client asked for, handed to an
-/// [`on_with_ack`](crate::Socket::on_with_ack) handler.
-///
-/// Call [`send`](Ack::send) once, now or later, from any thread (an `Ack`
-/// is `Send`: move it into another thread or keep it in a map). `send`
-/// takes the `Ack` by value, so a second answer does not compile. Dropping
-/// it without sending means no answer: the client's timeout fires. When the
-/// client asked for no answer, `send` does nothing
-/// ([`is_requested`](Ack::is_requested) tells).
-///
-/// ```no_run
-/// # let server = wshub::Server::builder().bind(("127.0.0.1", 0)).unwrap();
-/// server.on_connection(|socket| {
-///     socket.on_with_ack("echo", |_socket, data, ack| ack.send(data));
-///     socket.on_with_ack("slow", |_socket, data, ack| {
-///         std::thread::spawn(move || ack.send(format!("done with {data}")));
-///     });
-/// });
-/// ```
-#[must_use = "an Ack that is dropped unsent never answers the client"]
-pub struct Ack {
-    socket: Socket,
-    /// The id the client chose; `None` once sent, or when it asked for nothing.
-    id: Option<u64>,
-    event: String,
-}
-
-impl Ack {
-    pub(crate) fn new(socket: Socket, id: Option<u64>, event: String) -> Ack {
-        Ack { socket, id, event }
-    }
-
-    /// True when the client asked for an answer.
-    pub fn is_requested(&self) -> bool {
-        self.id.is_some()
-    }
-
-    /// Sends the answer: the client's ack callback gets `data` (several
-    /// arguments with [`Args`](crate::Args)). Nothing is sent when the
-    /// client asked for no answer or has left.
-    pub fn send<T: Serialize>(mut self, data: T) {
-        let Some(id) = self.id.take() else { return };
-        match payload(&data) {
-            Ok(data) => self.socket.deliver(&Outgoing::Ack { id, data }),
-            Err(e) => log::error!("socket {}: the ack of {:?} cannot be serialized: {e}", self.socket.id(), self.event),
-        }
-    }
-}
-
-impl Drop for Ack {
-    fn drop(&mut self) {
-        if let Some(id) = self.id {
-            log::debug!("socket {}: the ack {id} of {:?} was dropped unanswered", self.socket.id(), self.event);
-        }
-    }
-}
-
-impl fmt::Debug for Ack {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ack")
-            .field("socket", &self.socket.id())
-            .field("id", &self.id)
-            .field("event", &self.event)
-            .finish()
-    }
-}
 
 /// Why an answer the server asked for did not come.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +63,10 @@ impl BroadcastAcks {
 
 type Done = Box<dyn FnOnce(BroadcastAcks) + Send>;
 
+/// Takes an asked socket's waiting callback back out of it, when its
+/// answer will no longer be waited for (the fan-out makes one per socket).
+pub type Forget = Box<dyn FnOnce() + Send>;
+
 /// Collects the answers to one broadcast with acks: the hub tells it whom it
 /// asked, each client's thread adds its answer, and whoever completes it
 /// (the last answer, or the `timers` thread at the timeout) calls back once.
@@ -152,9 +86,9 @@ impl fmt::Debug for Collector {
 
 struct State {
     replies: Vec<(String, Value)>,
-    /// Asked and not answered yet: (socket id, the socket, its ack id), so a
-    /// timeout can take the waiting callbacks back out of those sockets.
-    waiting: Vec<(String, Socket, u64)>,
+    /// Asked and not answered yet: (socket id, how to forget its callback),
+    /// so a timeout can take the waiting callbacks back out of those sockets.
+    waiting: Vec<(String, Forget)>,
     /// The hub has asked everyone it will ask.
     counted: bool,
     /// Other servers that have not said yet how many clients they asked.
@@ -183,22 +117,22 @@ impl Collector {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The hub asked `socket` (with ack id `id`).
-    pub fn asked(&self, socket: &Socket, id: u64) {
+    /// The hub asked the socket `sid`; `forget` takes its callback back.
+    pub fn asked(&self, sid: &str, forget: Forget) {
         let mut state = self.lock();
         if state.done.is_none() {
             // Timed out before the hub got to it (a very short timeout).
             drop(state);
-            socket.forget_ack(id);
+            forget();
             return;
         }
-        state.waiting.push((socket.sid().to_string(), socket.clone(), id));
+        state.waiting.push((sid.to_string(), forget));
     }
 
     /// The hub could not send it to `sid` after all (a volatile event its
     /// client could not take): nobody waits for that answer.
     pub fn retract(&self, sid: &str) {
-        self.lock().waiting.retain(|(s, _, _)| s != sid);
+        self.lock().waiting.retain(|(s, _)| s != sid);
     }
 
     /// The hub asked everyone. True when nobody is left to wait for (no
@@ -244,8 +178,9 @@ impl Collector {
     pub fn answer(&self, sid: &str, data: Value) {
         let done = {
             let mut state = self.lock();
-            let Some(at) = state.waiting.iter().position(|(s, _, _)| s == sid) else { return };
-            state.waiting.swap_remove(at);
+            let Some(at) = state.waiting.iter().position(|(s, _)| s == sid) else { return };
+            // Its callback ran (that is how the answer came): nothing to forget.
+            drop(state.waiting.swap_remove(at));
             state.replies.push((sid.to_string(), data));
             if !state.all_in() {
                 return;
@@ -271,8 +206,8 @@ impl Collector {
         };
         let (done, replies, waiting, remote, remote_missing) = taken;
         let mut missing = BTreeSet::new();
-        for (sid, socket, id) in waiting {
-            socket.forget_ack(id);
+        for (sid, forget) in waiting {
+            forget();
             missing.insert(sid);
         }
         done(BroadcastAcks { replies, missing: missing.into_iter().collect(), remote, remote_missing });

@@ -114,7 +114,8 @@ impl Hub {
                     }));
                     let event = Outgoing::Event { name: name.clone(), data: data.clone(), ack: Some(id) };
                     // Counted before it is sent: the answer may come at once.
-                    collector.asked(socket, id);
+                    let asked = socket.clone();
+                    collector.asked(socket.sid(), Box::new(move || drop(asked.forget_ack(id))));
                     if !push(socket.outlet(), &Encoded::of(socket.wire(), nsp, &event), volatile) {
                         collector.retract(socket.sid());
                         socket.forget_ack(id);

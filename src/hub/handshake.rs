@@ -1,17 +1,40 @@
-//! What a socket carries besides its connection: socket.io's `handshake`
-//! object ([`Handshake`]) and the application's own per-socket data
+//! What a socket carries besides its connection: what is known of its
+//! client when it connects ([`SocketInfo`]), socket.io's `handshake` object
+//! made from it ([`Handshake`]), and the application's own per-socket data
 //! (`socket.data`: [`Socket::set_data`](crate::Socket::set_data)).
 
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::socket::SocketInfo;
+use super::SocketId;
+
+/// What is known about a client when it connects (shown by `{socket:#?}`).
+#[derive(Debug, Clone)]
+pub struct SocketInfo {
+    /// The socket's number in this process (also in every log line about it).
+    pub id: SocketId,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The path it connected to, e.g. `/ws`.
+    pub path: String,
+    /// The query string of the upgrade request, without `?`.
+    pub query: String,
+    /// The page's origin, when a browser sent one.
+    pub origin: Option<String>,
+    /// Every header of the upgrade request.
+    pub headers: Vec<(String, String)>,
+    /// The wire format this socket speaks, e.g. `wshub-json`.
+    pub protocol: &'static str,
+    /// When the upgrade completed.
+    pub connected_at: SystemTime,
+}
 
 /// socket.io's `socket.handshake`: what the client's connection request
 /// said, with the same fields and meanings as Node's, so it serializes to

@@ -31,11 +31,22 @@
 //! The handles that talk to the hub live here too: [`Io`] (any thread),
 //! [`Socket`] (one client, as handlers see it), [`Ack`] (an answer a client
 //! waits for); and the `timers` thread, where timeouts of acks run.
+//!
+//! The files' imports run one way, from the bottom up: `ids`, `handshake`
+//! (what names a socket, what it was told), `timers`, `server_side`,
+//! `outlet` (a client's way out), `recovery`, `acks`; `fanout` and `node`
+//! (writing into outlets; the hub as one node of a cluster); `io`, the
+//! handle to the hub; `socket`, which holds one; `observe`; and the hub
+//! thread's own `command`, `rooms` and `operations`. A file names only
+//! files before it (`io/fetched.rs`, where `fetch_sockets` hands out
+//! sockets, names `socket`); what this root defines (`Hub`, `Member`, the
+//! re-exports below) is common ground.
 
 pub mod acks;
 mod command;
 mod fanout;
 pub mod handshake;
+pub(crate) mod ids;
 pub mod io;
 mod node;
 pub mod observe;
@@ -58,16 +69,16 @@ use crossbeam_channel::{select, Receiver};
 
 use recovery::Recovery;
 
-pub use acks::{Ack, AckError, BroadcastAcks};
+pub use acks::{AckError, BroadcastAcks};
 pub use command::{Answers, Broadcast, Command, Envelope, Flags, Restored, Selection};
-pub use handshake::Handshake;
+pub use handshake::{Handshake, SocketInfo};
 pub(crate) use io::Credits;
 pub use io::{FetchedSocket, Io, To};
 pub use node::Fetched;
 pub use outlet::{ConnId, Outlet};
 pub use recovery::{RecoveryConfig, RecoveryStats};
 pub use server_side::{ServerReply, ServerSideHandler};
-pub use socket::{Socket, SocketInfo, Verdict};
+pub use socket::{Ack, Socket, Verdict};
 pub(crate) use timers::Timers;
 
 /// A socket's number in this process: unique for the life of the server,

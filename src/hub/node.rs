@@ -30,9 +30,6 @@ use super::{Answers, Broadcast, Flags, Hub, Selection, Socket};
 use crate::cluster::{self, BroadcastOpts, Cluster, Event, EventPacket, Message, RemoteSocket, RequestKind, Response};
 use crate::wire::Outgoing;
 
-/// How long a request waits for the other nodes (Node's `requestsTimeout`).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// What a fetch found: this node's sockets, and the other nodes'.
 #[derive(Debug, Default)]
 pub struct Fetched {

@@ -14,7 +14,6 @@
 //! Everything here goes through one command, [`Command::Observe`], whose
 //! [`Request`] says what is asked: so the hub's loop has one arm for it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crossbeam_channel::Sender;
@@ -137,7 +136,7 @@ impl Hub {
 /// may). Every namespace socket of one socket.io connection shares it.
 pub fn client_id(socket: &Socket) -> String {
     static PROCESS: OnceLock<String> = OnceLock::new();
-    let process = PROCESS.get_or_init(|| super::socket::random_id().chars().take(8).collect());
+    let process = PROCESS.get_or_init(|| super::ids::random_id().chars().take(8).collect());
     format!("{process}-conn-{}", socket.outlet().id)
 }
 
@@ -178,38 +177,4 @@ impl Io {
     pub(crate) fn upgraded(&self, conn: ConnId) {
         self.send(Command::Observe(Request::Upgraded(conn)));
     }
-}
-
-/// What this process wrote to its clients: writes (one per event and
-/// client; a run of broadcasts written to a client together is one) and
-/// their bytes, WebSocket frames or polling packets. Counted in the
-/// outlets, where every write passes, with one relaxed add each; the admin
-/// UI's `packetsOut` and `bytesOut` are the differences between two
-/// readings. Process-wide: every server of the process adds here.
-pub(crate) static SENT: Traffic = Traffic { packets: AtomicU64::new(0), bytes: AtomicU64::new(0) };
-
-/// Two running totals.
-#[derive(Debug)]
-pub struct Traffic {
-    packets: AtomicU64,
-    bytes: AtomicU64,
-}
-
-impl Traffic {
-    /// Counts `packets` events of `bytes` bytes.
-    pub(crate) fn add(&self, packets: u64, bytes: usize) {
-        self.packets.fetch_add(packets, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
-    }
-
-    /// `(packets, bytes)` so far.
-    pub fn totals(&self) -> (u64, u64) {
-        (self.packets.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
-    }
-}
-
-/// Events and bytes this process has written to clients so far (every
-/// server in it together).
-pub fn sent_totals() -> (u64, u64) {
-    SENT.totals()
 }

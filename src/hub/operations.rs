@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::acks::Collector;
-use super::node::{broadcast_request, Fetched, Waiting, REQUEST_TIMEOUT};
+use super::io::REQUEST_TIMEOUT;
+use super::node::{broadcast_request, Fetched, Waiting};
 use super::{Answers, Broadcast, Hub, Selection, Socket};
 use crate::cluster::{self, EventPacket, RequestKind};
 

@@ -331,7 +331,16 @@ impl ServerBuilder {
         let clients = Arc::new(AtomicUsize::new(0));
         let io = Io::new(hub_tx, clients.clone(), self.config.recovery.is_some());
         let ctx = Arc::new(Context::new(self.config, tls, self.pages, self.files, io, notices_tx));
-        let server = Server { listener, local_addr, ctx, hub_rx, notices_rx, clients, signals: Default::default() };
+        let server = Server {
+            listener,
+            local_addr,
+            ctx,
+            hub_rx,
+            notices_rx,
+            clients,
+            signals: Default::default(),
+            engineio: Default::default(),
+        };
         if let Some(ui) = self.admin {
             crate::admin::install(&server, &server.ctx, ui)?;
         }

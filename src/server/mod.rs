@@ -27,7 +27,7 @@ pub use builder::ServerBuilder;
 pub use dynamic::DynamicNamespace;
 
 use crate::context::Context;
-use crate::engine::{Engine, EngineSocket};
+use crate::engine::{Engine, EngineHandler, EngineSocket};
 use crate::hub::{self, Command, Envelope, Io, Outlet, Socket, SocketInfo, Timeouts};
 use crate::{Result, Value};
 
@@ -43,6 +43,8 @@ pub struct Server {
     clients: Arc<AtomicUsize>,
     /// The `signals` thread, after [`Server::stop_on_signals`].
     signals: Mutex<Option<signals::SignalWatch>>,
+    /// [`Server::on_engineio`]'s handler, for the engine when it starts.
+    engineio: Mutex<Option<EngineHandler>>,
 }
 
 impl Server {
@@ -119,7 +121,7 @@ impl Server {
     where
         F: Fn(&EngineSocket) + Send + Sync + 'static,
     {
-        self.ctx.set_engineio_handler(Arc::new(handler));
+        *self.engineio.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(handler));
     }
 
     /// A handle for emitting from any thread.
@@ -164,7 +166,7 @@ impl Server {
         // hub stops, its channel must have no receiver left, so that
         // commands sent after it (a late connection's Open) fail at once
         // instead of piling up until the bounded queue blocks their senders.
-        let Server { listener, local_addr, ctx, hub_rx, notices_rx, clients, signals } = self;
+        let Server { listener, local_addr, ctx, hub_rx, notices_rx, clients, signals, engineio } = self;
         let timeouts = Timeouts { slow_client: ctx.config.slow_client_timeout, close: ctx.config.close_timeout };
         let cluster = match &ctx.config.cluster {
             Some(config) => Some(join_cluster(config, &ctx)?),
@@ -179,7 +181,7 @@ impl Server {
             server_side: ctx.io.server_side().clone(),
         };
         let hub = thread::Builder::new().name("hub".into()).spawn(move || hub::run(hub_rx, notices_rx, setup))?;
-        let engine = Engine::start(ctx.clone())?;
+        let engine = Engine::start(ctx.clone(), engineio.into_inner().unwrap_or_else(|e| e.into_inner()))?;
         log::info!("listening on {local_addr}");
         listener::accept_loop(&listener, &ctx, &engine);
         let _ = hub.join();

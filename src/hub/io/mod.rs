@@ -27,10 +27,8 @@ use crossbeam_channel::{bounded, Sender, TrySendError};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::node::REQUEST_TIMEOUT;
 use super::recovery::RecoveryStats;
 use super::server_side::{ServerReply, ServerSide};
-use super::socket::Socket;
 use super::{on_hub_thread, Answers, Command, Envelope, Flags, Restored, Timers};
 use crate::cluster::Cluster;
 use crate::wire::payload;
@@ -40,6 +38,9 @@ mod to;
 
 pub use fetched::FetchedSocket;
 pub use to::{IntoRooms, To};
+/// How long a request waits for the other nodes (Node's `requestsTimeout`).
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a broadcast with acks waits when no [`To::timeout`] was set.
 pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -282,7 +283,7 @@ impl Io {
 
     /// The hub's answer to a question, or `None` when it has stopped (or
     /// when asked from the hub thread itself, which would wait for itself).
-    fn ask<T>(&self, question: impl FnOnce(Sender<T>) -> Command) -> Option<T> {
+    pub(crate) fn ask<T>(&self, question: impl FnOnce(Sender<T>) -> Command) -> Option<T> {
         if on_hub_thread() {
             log::error!("a question to the hub from the hub thread (an on_any_outgoing listener?) is not answered");
             return None;
@@ -293,12 +294,6 @@ impl Io {
         // request timeout when other servers are asked. A question sent in
         // the instant the hub stops could be left unread: never wait forever.
         rx.recv_timeout(REQUEST_TIMEOUT * 3).ok()
-    }
-
-    /// Registers `socket` with the hub, which writes `greeting` to it first
-    /// (and what recovery replays), and waits until that is done.
-    pub(crate) fn register(&self, socket: Socket, replay: Option<u64>, greeting: Option<crate::wire::Encoded>) {
-        let _ = self.ask(|done| Command::Register(socket, replay, greeting, done));
     }
 
     /// Recovery: the session a reconnecting client names, if it can be resumed.

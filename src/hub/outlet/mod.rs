@@ -31,10 +31,13 @@ use crate::wire::Encoded;
 mod backlog;
 mod closing;
 mod polling;
+mod traffic;
 
 pub use backlog::Drained;
 use closing::Closing;
 use polling::Polling;
+pub use traffic::sent_totals;
+use traffic::SENT;
 
 /// A connection's id: the `N` of its thread `conn-N`, in every log line.
 pub type ConnId = u64;
@@ -282,7 +285,7 @@ impl Inner {
     /// Writes one unit (whole frames) now, or queues it behind the backlog.
     fn write(&mut self, unit: Bytes, limits: Limits) -> Written {
         let Transport::WebSocket(stream) = &self.transport else { return Written::Failed };
-        super::observe::SENT.add(1, unit.len()); // the admin UI's packetsOut / bytesOut
+        SENT.add(1, unit.len()); // the admin UI's packetsOut / bytesOut
         if !self.backlog.is_empty() {
             let full = self.backlog.len() >= limits.frames || self.backlog_bytes + unit.len() > limits.bytes;
             if full {

@@ -114,7 +114,7 @@ impl Polling {
         }
         self.queue.extend(messages.iter().cloned());
         self.queue_bytes += bytes;
-        crate::hub::observe::SENT.add(1, bytes); // the admin UI's packetsOut / bytesOut
+        super::traffic::SENT.add(1, bytes); // the admin UI's packetsOut / bytesOut
         self.flush();
         Written::Sent
     }

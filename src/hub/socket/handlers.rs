@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tungstenite::Message;
 
+use super::Ack;
 use super::{lock, Socket};
-use crate::hub::acks::{Ack, AckError};
+use crate::hub::acks::AckError;
 use crate::wire::Inbound;
 
 /// What a packet middleware ([`Socket::use_middleware`]) decides.

@@ -23,50 +23,32 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::handshake::{Data, Handshake};
+use super::handshake::{Data, Handshake, SocketInfo};
+use super::ids::random_id;
 use super::io::Io;
 use super::outlet::Outlet;
 use super::recovery::Held;
+use super::Command;
 use super::SocketId;
-use crate::wire::Wire;
+use crate::wire::{Encoded, Wire};
 
+mod ack;
 mod disconnect;
 mod emit;
 mod handlers;
 mod rooms;
 
+pub use ack::Ack;
 pub use emit::{SocketTimeout, Volatile};
 pub(crate) use handlers::AckCallback;
 pub use handlers::Verdict;
 use handlers::{AnyHandler, DisconnectHandler, Handler, MessageHandler, Middleware};
-
-/// What is known about a client when it connects (shown by `{socket:#?}`).
-#[derive(Debug, Clone)]
-pub struct SocketInfo {
-    /// The socket's number in this process (also in every log line about it).
-    pub id: SocketId,
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// The path it connected to, e.g. `/ws`.
-    pub path: String,
-    /// The query string of the upgrade request, without `?`.
-    pub query: String,
-    /// The page's origin, when a browser sent one.
-    pub origin: Option<String>,
-    /// Every header of the upgrade request.
-    pub headers: Vec<(String, String)>,
-    /// The wire format this socket speaks, e.g. `wshub-json`.
-    pub protocol: &'static str,
-    /// When the upgrade completed.
-    pub connected_at: SystemTime,
-}
 
 /// One connected client. See the [module docs](self).
 #[derive(Clone)]
@@ -144,19 +126,6 @@ pub(crate) struct Parts {
     pub secure: bool,
     /// The session this socket takes over, if its client recovered one.
     pub restored: Option<Held>,
-}
-
-/// A random, unguessable id (20 characters, URL-safe): Engine.IO session
-/// ids (which authorise polling requests on their own), and sockets' public
-/// and private ids (unique across a cluster without asking anyone).
-pub(crate) fn random_id() -> String {
-    let mut bytes = [0u8; 15];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness (never seen on Linux): fall back to the clock.
-        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        bytes[..15].copy_from_slice(&nanos.to_le_bytes()[..15]);
-    }
-    data_encoding::BASE64URL_NOPAD.encode(&bytes)
 }
 
 impl Socket {
@@ -252,6 +221,12 @@ impl Socket {
         &self.inner.io
     }
     /// True once the socket left.
+    /// Registers this socket with the hub, which writes `greeting` to it
+    /// first (and what recovery replays), and waits until that is done.
+    pub(crate) fn register(&self, replay: Option<u64>, greeting: Option<Encoded>) {
+        let _ = self.inner.io.ask(|done| Command::Register(self.clone(), replay, greeting, done));
+    }
+
     pub(crate) fn is_gone(&self) -> bool {
         self.inner.gone.load(Ordering::Relaxed)
     }
