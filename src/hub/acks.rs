@@ -130,9 +130,17 @@ impl Collector {
     }
 
     /// The hub could not send it to `sid` after all (a volatile event its
-    /// client could not take): nobody waits for that answer.
+    /// client could not take): nobody waits for that answer, and its
+    /// callback is taken back.
     pub fn retract(&self, sid: &str) {
-        self.lock().waiting.retain(|(s, _)| s != sid);
+        let taken = {
+            let mut state = self.lock();
+            let at = state.waiting.iter().position(|(s, _)| s == sid);
+            at.map(|at| state.waiting.swap_remove(at))
+        };
+        if let Some((_, forget)) = taken {
+            forget();
+        }
     }
 
     /// The hub asked everyone. True when nobody is left to wait for (no

@@ -118,7 +118,6 @@ impl Hub {
                     collector.asked(socket.sid(), Box::new(move || drop(asked.forget_ack(id))));
                     if !push(socket.outlet(), &Encoded::of(socket.wire(), nsp, &event), volatile) {
                         collector.retract(socket.sid());
-                        socket.forget_ack(id);
                     }
                 }
                 _ => {
