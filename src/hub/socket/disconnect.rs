@@ -27,6 +27,12 @@ impl Socket {
             }
             Wire::Json => self.inner.outlet.close(1000, "server disconnect", false),
             Wire::SocketIo => {
+                // Claimed before the client hears `41`: its library may then
+                // close the connection at once, and that "transport close"
+                // must not become this socket's reason.
+                if self.inner.gone.swap(true, Ordering::Relaxed) {
+                    return;
+                }
                 let nsp = self.namespace().to_string();
                 let leave = socketio::Packet { kind: Kind::Disconnect, nsp, id: None, attachments: 0, data: None };
                 let frames = Encoded::new(vec![Message::text(format!("4{}", leave.encode()))]);
@@ -35,7 +41,7 @@ impl Socket {
                 } else {
                     self.inner.outlet.push(&frames);
                 }
-                self.finish("server namespace disconnect", false);
+                self.end("server namespace disconnect", false);
             }
         }
     }
@@ -58,6 +64,11 @@ impl Socket {
         if self.inner.gone.swap(true, Ordering::Relaxed) {
             return;
         }
+        self.end(reason, keep);
+    }
+
+    /// What `finish` does once this thread has claimed the socket's end.
+    fn end(&self, reason: &str, keep: bool) {
         self.inner.io.send(Command::Unregister(self.id(), keep));
         let handlers = std::mem::take(&mut *lock(&self.inner.on_disconnect));
         for handler in handlers {
